@@ -1,0 +1,526 @@
+//! Syslog listeners: UDP, TCP and TLS (RFC 5425). Each record is parsed where it is read and
+//! sent on a bounded channel as part of a `Vec<Event>`.
+//!
+//! Overload is counted, never silent: TCP and TLS connections wait for the channel
+//! (back-pressure reaches the sender through TCP flow control); UDP waits at most
+//! [`UDP_QUEUE_WAIT`] and then counts the records as `dropped_queue`; datagrams the kernel
+//! dropped are read from `/proc/net/udp*` into `dropped_kernel`.
+
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use canh_core::time::DefaultZone;
+use canh_core::{Event, Origin, ParseWarning, field};
+use chrono::Utc;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{Semaphore, mpsc};
+use tokio_rustls::TlsAcceptor;
+use tracing::{debug, info, warn};
+
+use crate::stats::{ListenerStats, RecordOutcome};
+use crate::syslog::framing::{Frame, Framer};
+use crate::syslog::{self, ParseContext};
+
+/// Receive buffer asked of the kernel for UDP sockets (bursts from hundreds of devices); the
+/// kernel caps it at net.core.rmem_max, and the effective size is logged.
+pub const UDP_RECV_BUFFER: usize = 8 * 1024 * 1024;
+/// Largest UDP payload (IPv4: 65,535 − 8 − 20).
+pub const MAX_UDP_DATAGRAM: usize = 65_507;
+/// Most datagrams read in one go before handing them on.
+pub const UDP_BATCH: usize = 256;
+/// How long a UDP listener waits for room in the queue before counting records as dropped.
+pub const UDP_QUEUE_WAIT: Duration = Duration::from_millis(200);
+/// Default limit on concurrent TCP/TLS connections per listener.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 2048;
+/// Time a TLS client has to finish its handshake.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bytes read from a stream socket at a time.
+pub const READ_CHUNK: usize = 64 * 1024;
+/// How often kernel drop counters are read.
+pub const KERNEL_DROPS_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Transport of a listener URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+    Tls,
+}
+
+/// `udp://HOST:PORT`, `tcp://HOST:PORT` or `tls://HOST:PORT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenUrl {
+    pub transport: Transport,
+    pub addr: SocketAddr,
+    /// The URL as written (used as the listener's name).
+    pub text: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UrlError {
+    #[error("{0:?}: expected udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT")]
+    Scheme(String),
+    #[error("{0:?}: cannot resolve address: {1}")]
+    Address(String, String),
+}
+
+impl FromStr for ListenUrl {
+    type Err = UrlError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (scheme, rest) = s
+            .split_once("://")
+            .ok_or_else(|| UrlError::Scheme(s.into()))?;
+        let transport = match scheme {
+            "udp" => Transport::Udp,
+            "tcp" => Transport::Tcp,
+            "tls" => Transport::Tls,
+            _ => return Err(UrlError::Scheme(s.into())),
+        };
+        let rest = rest.trim_end_matches('/');
+        let addr = rest
+            .to_socket_addrs()
+            .map_err(|e| UrlError::Address(s.into(), e.to_string()))?
+            .next()
+            .ok_or_else(|| UrlError::Address(s.into(), "no address".into()))?;
+        let text = format!("{scheme}://{addr}");
+        Ok(ListenUrl {
+            transport,
+            addr,
+            text,
+        })
+    }
+}
+
+impl fmt::Display for ListenUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Settings shared by syslog listeners.
+#[derive(Clone)]
+pub struct SyslogSettings {
+    pub zone: DefaultZone,
+    pub max_message: usize,
+    pub max_connections: usize,
+    /// Required for `tls://` listeners.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl fmt::Debug for SyslogSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SyslogSettings")
+            .field("zone", &self.zone)
+            .field("max_message", &self.max_message)
+            .field("max_connections", &self.max_connections)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+/// Where listeners put what they read.
+pub type EventSender = mpsc::Sender<Vec<Event>>;
+
+/// Parses frames from one peer into events and counts them.
+pub fn frames_to_events(
+    frames: Vec<Frame>,
+    zone: DefaultZone,
+    origin: &Origin,
+    stats: &ListenerStats,
+) -> Vec<Event> {
+    let now = Utc::now();
+    let ctx = ParseContext {
+        received: now,
+        zone,
+    };
+    let mut events = Vec::with_capacity(frames.len());
+    for f in frames {
+        let (len, truncated) = (f.original_len, f.is_truncated());
+        let mut ev = syslog::parse_owned(f.data, &ctx, origin.clone());
+        if truncated {
+            ev.warnings
+                .push(ParseWarning::Truncated { original_len: len });
+        }
+        events.push(ev);
+    }
+    stats.record_batch(
+        origin.peer.map(|p| p.ip()),
+        now,
+        events.iter().map(|e| RecordOutcome {
+            bytes: e.raw.len(),
+            unparsed: e.is_unparsed(),
+            truncated: e.is_truncated(),
+            hostname: e.get_str(field::HOST_HOSTNAME),
+        }),
+    );
+    events
+}
+
+/// Binds a listener (so that a bad address fails at start-up, not later).
+pub enum Bound {
+    Udp(UdpSocket),
+    Tcp(TcpListener),
+}
+
+pub async fn bind(url: &ListenUrl) -> io::Result<Bound> {
+    match url.transport {
+        Transport::Udp => {
+            let domain = socket2::Domain::for_address(url.addr);
+            let s =
+                socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+            if let Err(e) = s.set_recv_buffer_size(UDP_RECV_BUFFER) {
+                warn!(listener = %url, error = %e, "cannot enlarge UDP receive buffer");
+            }
+            s.set_reuse_address(true)?;
+            s.set_nonblocking(true)?;
+            s.bind(&url.addr.into())?;
+            let effective = s.recv_buffer_size().unwrap_or(0);
+            debug!(listener = %url, recv_buffer = effective, "udp socket bound");
+            Ok(Bound::Udp(UdpSocket::from_std(s.into())?))
+        }
+        Transport::Tcp | Transport::Tls => Ok(Bound::Tcp(TcpListener::bind(url.addr).await?)),
+    }
+}
+
+impl Bound {
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        match self {
+            Bound::Udp(s) => s.local_addr(),
+            Bound::Tcp(l) => l.local_addr(),
+        }
+    }
+}
+
+/// Runs a bound listener until the task is dropped/aborted.
+pub async fn serve(
+    url: ListenUrl,
+    bound: Bound,
+    settings: SyslogSettings,
+    stats: Arc<ListenerStats>,
+    tx: EventSender,
+) -> io::Result<()> {
+    match (url.transport, bound) {
+        (Transport::Udp, Bound::Udp(sock)) => serve_udp(url, sock, settings, stats, tx).await,
+        (Transport::Tcp, Bound::Tcp(l)) => serve_stream(url, l, settings, None, stats, tx).await,
+        (Transport::Tls, Bound::Tcp(l)) => {
+            let cfg = settings.tls.clone().ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{url}: TLS listener without a certificate"),
+                )
+            })?;
+            serve_stream(url, l, settings, Some(TlsAcceptor::from(cfg)), stats, tx).await
+        }
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "listener bound with the wrong transport",
+        )),
+    }
+}
+
+async fn serve_udp(
+    url: ListenUrl,
+    sock: UdpSocket,
+    settings: SyslogSettings,
+    stats: Arc<ListenerStats>,
+    tx: EventSender,
+) -> io::Result<()> {
+    let port = sock.local_addr()?.port();
+    let drops_stats = stats.clone();
+    let drops = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(KERNEL_DROPS_INTERVAL);
+        loop {
+            tick.tick().await;
+            if let Some(n) = kernel_udp_drops(port) {
+                drops_stats.dropped_kernel.store(n, Relaxed);
+            }
+        }
+    });
+    let _abort = AbortOnDrop(drops);
+    let mut buf = vec![0u8; MAX_UDP_DATAGRAM + 1];
+    let max = settings.max_message.min(MAX_UDP_DATAGRAM);
+    loop {
+        let mut batch: Vec<(Frame, SocketAddr)> = Vec::new();
+        let (n, peer) = sock.recv_from(&mut buf).await?;
+        batch.push((udp_frame(&buf[..n], max), peer));
+        while batch.len() < UDP_BATCH {
+            match sock.try_recv_from(&mut buf) {
+                Ok((n, peer)) => batch.push((udp_frame(&buf[..n], max), peer)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        let mut events = Vec::with_capacity(batch.len());
+        for (frame, peer) in batch {
+            let origin = Origin::new(url.text.clone(), Some(peer));
+            events.extend(frames_to_events(
+                vec![frame],
+                settings.zone,
+                &origin,
+                &stats,
+            ));
+        }
+        let n = events.len() as u64;
+        if n == 0 {
+            continue;
+        }
+        match tx.send_timeout(events, UDP_QUEUE_WAIT).await {
+            Ok(()) => {}
+            Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+                stats.dropped_queue.fetch_add(n, Relaxed);
+            }
+            Err(mpsc::error::SendTimeoutError::Closed(_)) => return Ok(()),
+        }
+    }
+}
+
+fn udp_frame(d: &[u8], max: usize) -> Frame {
+    let keep = d.len().min(max);
+    Frame {
+        data: d[..keep].to_vec(),
+        original_len: d.len(),
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn serve_stream(
+    url: ListenUrl,
+    listener: TcpListener,
+    settings: SyslogSettings,
+    tls: Option<TlsAcceptor>,
+    stats: Arc<ListenerStats>,
+    tx: EventSender,
+) -> io::Result<()> {
+    let slots = Arc::new(Semaphore::new(settings.max_connections));
+    loop {
+        let (sock, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // EMFILE and friends: wait a little rather than spin
+                warn!(listener = %url, error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            stats.connections_refused.fetch_add(1, Relaxed);
+            warn!(listener = %url, %peer, limit = settings.max_connections, "connection refused: limit reached");
+            drop(sock);
+            continue;
+        };
+        let _ = sock.set_nodelay(true);
+        stats.connections_total.fetch_add(1, Relaxed);
+        let (stats, tx, settings, tls, name) = (
+            stats.clone(),
+            tx.clone(),
+            settings.clone(),
+            tls.clone(),
+            url.text.clone(),
+        );
+        tokio::spawn(async move {
+            stats.connections_open.fetch_add(1, Relaxed);
+            let origin = Origin::new(name, Some(peer));
+            let res = match tls {
+                None => read_stream(sock, &origin, &settings, &stats, &tx).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(sock)).await {
+                        Ok(Ok(stream)) => {
+                            read_stream(stream, &origin, &settings, &stats, &tx).await
+                        }
+                        Ok(Err(e)) => {
+                            stats.tls_handshake_failures.fetch_add(1, Relaxed);
+                            info!(listener = %origin.listener, %peer, error = %e, "TLS handshake refused");
+                            Ok(())
+                        }
+                        Err(_) => {
+                            stats.tls_handshake_failures.fetch_add(1, Relaxed);
+                            info!(listener = %origin.listener, %peer, "TLS handshake timed out");
+                            Ok(())
+                        }
+                    }
+                }
+            };
+            if let Err(e) = res {
+                debug!(listener = %origin.listener, %peer, error = %e, "connection ended with an error");
+            }
+            stats.connections_open.fetch_sub(1, Relaxed);
+            drop(permit);
+        });
+    }
+}
+
+async fn read_stream<S: AsyncRead + Unpin>(
+    mut s: S,
+    origin: &Origin,
+    settings: &SyslogSettings,
+    stats: &ListenerStats,
+    tx: &EventSender,
+) -> io::Result<()> {
+    let mut framer = Framer::new(settings.max_message);
+    let mut buf = vec![0u8; READ_CHUNK];
+    let mut frames = Vec::new();
+    loop {
+        let n = match s.read(&mut buf).await {
+            Ok(n) => n,
+            Err(e) => {
+                // flush what was framed so far, then report the error
+                framer.finish(&mut frames);
+                send_frames(&mut frames, origin, settings, stats, tx).await;
+                return Err(e);
+            }
+        };
+        if n == 0 {
+            framer.finish(&mut frames);
+            send_frames(&mut frames, origin, settings, stats, tx).await;
+            return Ok(());
+        }
+        framer.push(&buf[..n], &mut frames);
+        if !send_frames(&mut frames, origin, settings, stats, tx).await {
+            return Ok(());
+        }
+    }
+}
+
+/// Sends parsed frames; false when the engine is shutting down.
+async fn send_frames(
+    frames: &mut Vec<Frame>,
+    origin: &Origin,
+    settings: &SyslogSettings,
+    stats: &ListenerStats,
+    tx: &EventSender,
+) -> bool {
+    if frames.is_empty() {
+        return true;
+    }
+    let events = frames_to_events(std::mem::take(frames), settings.zone, origin, stats);
+    tx.send(events).await.is_ok()
+}
+
+/// Total datagrams dropped by the kernel on UDP sockets bound to `port` (IPv4 and IPv6),
+/// from the last column of `/proc/net/udp` and `/proc/net/udp6`.
+pub fn kernel_udp_drops(port: u16) -> Option<u64> {
+    let mut total = None;
+    for path in ["/proc/net/udp", "/proc/net/udp6"] {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            let n = udp_drops_from_proc(&text, port);
+            total = Some(total.unwrap_or(0) + n);
+        }
+    }
+    total
+}
+
+/// Parses a `/proc/net/udp` table: sums the `drops` column of sockets on local `port`.
+pub fn udp_drops_from_proc(text: &str, port: u16) -> u64 {
+    let want = format!(":{port:04X}");
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            let local = cols.get(1)?;
+            if !local.ends_with(&want) {
+                return None;
+            }
+            cols.last()?.parse::<u64>().ok()
+        })
+        .sum()
+}
+
+/// Builds the TLS server configuration for `tls://` listeners from PEM bytes. With
+/// `client_ca`, clients must present a certificate that chains to it.
+pub fn tls_server_config(
+    cert_pem: &[u8],
+    key_pem: &[u8],
+    client_ca_pem: Option<&[u8]>,
+) -> Result<Arc<rustls::ServerConfig>, TlsConfigError> {
+    let certs: Vec<_> = rustls_pemfile::certs(&mut &cert_pem[..])
+        .collect::<Result<_, _>>()
+        .map_err(|e| TlsConfigError::Pem("certificate", e.to_string()))?;
+    if certs.is_empty() {
+        return Err(TlsConfigError::Pem(
+            "certificate",
+            "no CERTIFICATE block".into(),
+        ));
+    }
+    let key = rustls_pemfile::private_key(&mut &key_pem[..])
+        .map_err(|e| TlsConfigError::Pem("private key", e.to_string()))?
+        .ok_or_else(|| TlsConfigError::Pem("private key", "no PRIVATE KEY block".into()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsConfigError::Rustls(e.to_string()))?;
+    let builder = match client_ca_pem {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in rustls_pemfile::certs(&mut &ca[..]) {
+                let c = c.map_err(|e| TlsConfigError::Pem("client CA", e.to_string()))?;
+                roots
+                    .add(c)
+                    .map_err(|e| TlsConfigError::Rustls(e.to_string()))?;
+            }
+            if roots.is_empty() {
+                return Err(TlsConfigError::Pem(
+                    "client CA",
+                    "no CERTIFICATE block".into(),
+                ));
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .map_err(|e| TlsConfigError::Rustls(e.to_string()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let cfg = builder
+        .with_single_cert(certs, key)
+        .map_err(|e| TlsConfigError::Rustls(e.to_string()))?;
+    Ok(Arc::new(cfg))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsConfigError {
+    #[error("cannot read {0} PEM: {1}")]
+    Pem(&'static str, String),
+    #[error("TLS configuration rejected: {0}")]
+    Rustls(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let u: ListenUrl = "udp://127.0.0.1:5514".parse().unwrap();
+        assert_eq!(u.transport, Transport::Udp);
+        assert_eq!(u.addr.port(), 5514);
+        assert!("http://127.0.0.1:1".parse::<ListenUrl>().is_err());
+        assert!("tcp://127.0.0.1".parse::<ListenUrl>().is_err());
+        let u: ListenUrl = "tls://[::1]:6514".parse().unwrap();
+        assert_eq!(u.text, "tls://[::1]:6514");
+    }
+
+    #[test]
+    fn proc_net_udp_drops() {
+        let t = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n\
+                 12: 0100007F:1586 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1234 2 0000000000000000 17\n\
+                 13: 0100007F:0807 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1235 2 0000000000000000 5\n";
+        assert_eq!(udp_drops_from_proc(t, 5510), 17);
+        assert_eq!(udp_drops_from_proc(t, 2055), 5);
+        assert_eq!(udp_drops_from_proc(t, 1), 0);
+    }
+}

@@ -1,0 +1,66 @@
+//! ECS field names used by canh. Declared once here; every crate uses these constants.
+
+pub const TIMESTAMP: &str = "@timestamp";
+pub const EVENT_CREATED: &str = "event.created";
+pub const EVENT_DATASET: &str = "event.dataset";
+pub const EVENT_OUTCOME: &str = "event.outcome";
+pub const EVENT_ACTION: &str = "event.action";
+pub const EVENT_CATEGORY: &str = "event.category";
+pub const EVENT_MODULE: &str = "event.module";
+pub const HOST_HOSTNAME: &str = "host.hostname";
+pub const PROCESS_NAME: &str = "process.name";
+pub const PROCESS_PID: &str = "process.pid";
+pub const MESSAGE: &str = "message";
+pub const SOURCE_IP: &str = "source.ip";
+pub const SOURCE_PORT: &str = "source.port";
+pub const DESTINATION_IP: &str = "destination.ip";
+pub const DESTINATION_PORT: &str = "destination.port";
+pub const USER_NAME: &str = "user.name";
+pub const USER_EFFECTIVE_NAME: &str = "user.effective.name";
+pub const NETWORK_TRANSPORT: &str = "network.transport";
+pub const OBSERVER_VENDOR: &str = "observer.vendor";
+pub const OBSERVER_PRODUCT: &str = "observer.product";
+pub const OBSERVER_NAME: &str = "observer.name";
+pub const RULE_NAME: &str = "rule.name";
+pub const PROCESS_COMMAND_LINE: &str = "process.command_line";
+pub const PROCESS_WORKING_DIRECTORY: &str = "process.working_directory";
+pub const AUTH_METHOD: &str = "canh.auth.method";
+pub const LOG_LEVEL: &str = "log.level";
+
+pub const SYSLOG_FACILITY_CODE: &str = "log.syslog.facility.code";
+pub const SYSLOG_FACILITY_NAME: &str = "log.syslog.facility.name";
+pub const SYSLOG_SEVERITY_CODE: &str = "log.syslog.severity.code";
+pub const SYSLOG_SEVERITY_NAME: &str = "log.syslog.severity.name";
+pub const SYSLOG_PRIORITY: &str = "log.syslog.priority";
+pub const SYSLOG_VERSION: &str = "log.syslog.version";
+pub const SYSLOG_MSGID: &str = "log.syslog.msgid";
+pub const SYSLOG_APPNAME: &str = "log.syslog.appname";
+/// Prefix of `log.syslog.structured_data.<SD-ID>.<param>`.
+pub const SYSLOG_SD_PREFIX: &str = "log.syslog.structured_data.";
+
+/// Prefix for CEF header and extension keys (`cef.device_vendor`, `cef.ext.src` …).
+pub const CEF_PREFIX: &str = "cef.";
+/// Prefix for auditd record fields (`auditd.type`, `auditd.pid` …).
+pub const AUDITD_PREFIX: &str = "auditd.";
+/// Prefix for JSON body keys, flattened with dots (`json.user.id`).
+pub const JSON_PREFIX: &str = "json.";
+/// RFC 5424 PROCID when it is not a number.
+pub const SYSLOG_PROCID: &str = "log.syslog.procid";
+pub const EVENT_CODE: &str = "event.code";
+
+// Added for the syslog body decoders (collectors/src/syslog/decoders.rs).
+/// Why an event has its outcome, e.g. sudo's `3 incorrect password attempts`.
+pub const EVENT_REASON: &str = "event.reason";
+/// A source host given by name, when it is not an address.
+pub const SOURCE_DOMAIN: &str = "source.domain";
+/// A destination host given by name, when it is not an address.
+pub const DESTINATION_DOMAIN: &str = "destination.domain";
+pub const PROCESS_EXECUTABLE: &str = "process.executable";
+/// The firewall policy or rule that handled the event (FortiGate `policyid`).
+pub const RULE_ID: &str = "rule.id";
+/// Linux-PAM module, service and management group: `pam_unix(sshd:auth)`.
+pub const PAM_MODULE: &str = "pam.module";
+pub const PAM_SERVICE: &str = "pam.service";
+pub const PAM_TYPE: &str = "pam.type";
+/// The terminal sudo was run from (`TTY=pts/0`).
+pub const SUDO_TTY: &str = "sudo.tty";

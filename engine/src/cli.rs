@@ -1,0 +1,616 @@
+//! The `canh` command line: argument parsing, configuration, and the subcommands.
+
+use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use canh_collectors::listen::{self, SyslogSettings};
+use canh_collectors::stats::{ListenerStats, RecordOutcome};
+use canh_collectors::syslog::{self, ParseContext};
+use canh_core::time::DefaultZone;
+use canh_core::{Origin, field};
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Args, Parser, Subcommand};
+use tracing::{error, info};
+
+use crate::config::{self, Config, FileConfig, TlsFiles};
+use crate::index::{Reader, SearchRequest};
+use crate::pipeline::{self, Pipeline, PipelineConfig};
+use crate::{api, status};
+
+/// A usage or configuration error: the binary exits with code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "canh",
+    version,
+    about = "canh — SOC log analytics: syslog in, durable, searchable",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the engine: listeners, write-ahead log, index and API.
+    Up(UpArgs),
+    /// Search the index (works while the engine runs).
+    Search(SearchArgs),
+    /// Send files of syslog lines through the pipeline.
+    Ingest(IngestArgs),
+    /// Show listener, source and pipeline counters.
+    Status(StatusArgs),
+}
+
+#[derive(Args, Debug, Default)]
+pub struct UpArgs {
+    /// Data folder (default ./canh-data).
+    #[arg(long, env = "CANH_DATA")]
+    pub data: Option<PathBuf>,
+    /// Configuration file (TOML); flags win over it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Syslog listener: udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT (repeatable;
+    /// replaces the configured list).
+    #[arg(long, value_name = "URL")]
+    pub syslog: Vec<String>,
+    /// NetFlow/IPFIX listener: udp://HOST:PORT (repeatable).
+    #[arg(long, value_name = "URL")]
+    pub netflow: Vec<String>,
+    /// API address HOST:PORT.
+    #[arg(long, value_name = "ADDR")]
+    pub api: Option<String>,
+    /// Rule file or folder (repeatable); replaces canh's own pack.
+    #[arg(long, value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// Zone for stamps without one: local, UTC or +07:00.
+    #[arg(long, value_name = "TZ")]
+    pub timezone: Option<String>,
+    /// Server certificate (PEM) for tls:// listeners.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// Server private key (PEM) for tls:// listeners.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// CA (PEM) that syslog TLS clients' certificates must chain to.
+    #[arg(long, value_name = "FILE")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Index commit interval in milliseconds.
+    #[arg(long, value_name = "MS")]
+    pub commit_interval_ms: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    /// tantivy query; ECS names work as written, e.g. 'source.ip:203.0.113.5 AND event.dataset:syslog'.
+    /// Bare words search the message.
+    pub query: String,
+    #[arg(long, env = "CANH_DATA", default_value = "./canh-data")]
+    pub data: PathBuf,
+    /// Only events newer than this (e.g. 15m, 1h, 7d).
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    pub since: Option<String>,
+    /// Only events at or after this time (RFC 3339 or YYYY-MM-DD, UTC).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Only events before this time (RFC 3339 or YYYY-MM-DD, UTC).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Most events to print, newest first.
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    /// One JSON object per event.
+    #[arg(long, conflicts_with = "count")]
+    pub json: bool,
+    /// Print only the number of matching events.
+    #[arg(long)]
+    pub count: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct IngestArgs {
+    /// Files of syslog lines, one record per line.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    #[arg(long, env = "CANH_DATA", default_value = "./canh-data")]
+    pub data: PathBuf,
+    /// Zone for stamps without one: local, UTC or +07:00.
+    #[arg(long, default_value = "local")]
+    pub timezone: String,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    #[arg(long, env = "CANH_DATA", default_value = "./canh-data")]
+    pub data: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Up(a) => up(a),
+        Command::Search(a) => search(a),
+        Command::Ingest(a) => ingest(a),
+        Command::Status(a) => status_cmd(a),
+    }
+}
+
+fn usage(e: impl std::fmt::Display) -> anyhow::Error {
+    UsageError(e.to_string()).into()
+}
+
+/// Merges the embedded default, the config file and the flags, then validates.
+pub fn resolve_config(a: &UpArgs) -> anyhow::Result<Config> {
+    let mut f = config::parse_toml(config::DEFAULT_TOML, "embedded default").map_err(usage)?;
+    if let Some(p) = &a.config {
+        f = f.merge(config::load_file(p).map_err(usage)?);
+    }
+    let flags = FileConfig {
+        data_dir: a.data.clone(),
+        timezone: a.timezone.clone(),
+        api: a.api.clone(),
+        syslog: (!a.syslog.is_empty()).then(|| a.syslog.clone()),
+        netflow: (!a.netflow.is_empty()).then(|| a.netflow.clone()),
+        rules: (!a.rules.is_empty()).then(|| a.rules.clone()),
+        commit_interval_ms: a.commit_interval_ms,
+        tls: (a.tls_cert.is_some() || a.tls_key.is_some() || a.tls_client_ca.is_some()).then(
+            || TlsFiles {
+                cert: a.tls_cert.clone(),
+                key: a.tls_key.clone(),
+                client_ca: a.tls_client_ca.clone(),
+            },
+        ),
+        ..FileConfig::default()
+    };
+    Config::validate(f.merge(flags)).map_err(usage)
+}
+
+/// Holds the data folder's lock for the life of the process.
+pub struct DataLock(#[allow(dead_code)] std::fs::File);
+
+pub fn lock_data(data: &Path) -> anyhow::Result<DataLock> {
+    std::fs::create_dir_all(data)
+        .with_context(|| format!("creating data folder {}", data.display()))?;
+    let path = data.join("engine.lock");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    if f.try_lock().is_err() {
+        let holder = std::fs::read_to_string(&path).unwrap_or_default();
+        bail!(
+            "{} is in use by another canh process (pid {}); stop it or use another --data",
+            data.display(),
+            holder.trim()
+        );
+    }
+    f.set_len(0)?;
+    write!(f, "{}", std::process::id())?;
+    Ok(DataLock(f))
+}
+
+fn up(a: UpArgs) -> anyhow::Result<()> {
+    let cfg = resolve_config(&a)?;
+    let _lock = lock_data(&cfg.data_dir)?;
+    let token = api::load_or_create_token(&cfg.data_dir)?;
+    let tls = match &cfg.tls {
+        Some(t) => {
+            let read =
+                |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+            let ca = t.client_ca.as_deref().map(read).transpose()?;
+            Some(
+                listen::tls_server_config(&read(&t.cert)?, &read(&t.key)?, ca.as_deref())
+                    .context("tls")?,
+            )
+        }
+        None => None,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("canh-rt")
+        .build()
+        .context("starting the runtime")?;
+    rt.block_on(run_engine(cfg, token, tls))
+}
+
+async fn run_engine(
+    cfg: Config,
+    token: String,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> anyhow::Result<()> {
+    let settings = SyslogSettings {
+        zone: cfg.zone,
+        max_message: cfg.max_message_bytes,
+        max_connections: cfg.max_connections,
+        tls,
+    };
+    // bind everything first: a busy port fails before any state changes
+    let mut bound = Vec::new();
+    for url in &cfg.syslog {
+        let b = listen::bind(url)
+            .await
+            .with_context(|| format!("syslog: cannot listen on {url}"))?;
+        bound.push((url.clone(), b));
+    }
+    let api_listener = api::bind(cfg.api).await?;
+    let mut inactive = Vec::new();
+    for url in &cfg.netflow {
+        inactive.push((
+            format!("netflow {url}"),
+            "NetFlow/IPFIX decoding is not built yet".to_owned(),
+        ));
+    }
+    if !cfg.rules.is_empty() {
+        inactive.push((
+            "rules".to_owned(),
+            format!(
+                "{} rule path(s) given; the rule engine is not built yet",
+                cfg.rules.len()
+            ),
+        ));
+    }
+
+    let pcfg = PipelineConfig {
+        data_dir: cfg.data_dir.clone(),
+        commit_interval: cfg.commit_interval,
+        index_threads: cfg.index_threads,
+        retention_days: cfg.retention_days,
+    };
+    let pipeline = tokio::task::spawn_blocking(move || Pipeline::start(pcfg))
+        .await?
+        .context("starting the pipeline")?;
+    let counters = pipeline.counters.clone();
+
+    let mut tasks = Vec::new();
+    let mut stats = Vec::new();
+    println!(
+        "canh {} · data {}",
+        env!("CARGO_PKG_VERSION"),
+        cfg.data_dir.display()
+    );
+    for (url, b) in bound {
+        let local = b.local_addr()?;
+        let st = Arc::new(ListenerStats::new(url.text.clone()));
+        stats.push(st.clone());
+        println!("listening syslog {url} (bound {local})");
+        let (tx, settings) = (pipeline.sender(), settings.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = listen::serve(url.clone(), b, settings, st, tx).await {
+                error!(listener = %url, error = %e, "listener stopped");
+            }
+        }));
+    }
+    for (name, why) in &inactive {
+        println!("not started {name}: {why}");
+    }
+    let api_addr = api_listener.local_addr()?;
+    println!(
+        "listening api http://{api_addr} (token in {})",
+        api::token_path(&cfg.data_dir).display()
+    );
+    let _ = std::io::stdout().flush();
+
+    let started_at = Utc::now();
+    let snapshot = {
+        let (stats, counters, inactive) = (stats.clone(), counters.clone(), inactive.clone());
+        Arc::new(move || status::EngineStatus {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            pid: std::process::id(),
+            started_at,
+            updated_at: Utc::now(),
+            api: api_addr.to_string(),
+            listeners: stats.iter().map(|s| s.snapshot()).collect(),
+            inactive: inactive.clone(),
+            pipeline: counters.snapshot(),
+        })
+    };
+    let snap: api::StatusFn = snapshot.clone();
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = api::serve(api_listener, token, snap).await {
+            error!(error = %e, "api stopped");
+        }
+    }));
+    let data = cfg.data_dir.clone();
+    let snap = snapshot.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(status::STATUS_INTERVAL);
+        loop {
+            tick.tick().await;
+            if let Err(e) = status::write(&data, &snap()) {
+                error!(error = %e, "cannot write status file");
+            }
+        }
+    }));
+    info!("engine started");
+
+    shutdown_signal().await;
+    println!("shutting down: flushing the WAL and committing the index");
+    for t in &tasks {
+        t.abort();
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    tokio::task::spawn_blocking(move || pipeline.shutdown()).await?;
+    status::write(&cfg.data_dir, &snapshot()).ok();
+    println!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// Parses `--from`/`--to`: RFC 3339, or a date (midnight UTC).
+pub fn parse_time(s: &str) -> Result<DateTime<Utc>, UsageError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
+    }
+    Err(UsageError(format!(
+        "{s:?}: expected an RFC 3339 time (2026-11-25T08:00:00+07:00) or a date (2026-11-25)"
+    )))
+}
+
+fn search(a: SearchArgs) -> anyhow::Result<()> {
+    let (from, to) = if let Some(s) = &a.since {
+        let d = humantime::parse_duration(s)
+            .map_err(|e| usage(format!("--since {s:?}: {e} (try 15m, 1h, 7d)")))?;
+        (
+            Some(Utc::now() - chrono::Duration::from_std(d).map_err(usage)?),
+            None,
+        )
+    } else {
+        (
+            a.from.as_deref().map(parse_time).transpose()?,
+            a.to.as_deref().map(parse_time).transpose()?,
+        )
+    };
+    if a.limit == 0 {
+        return Err(usage("--limit must be at least 1"));
+    }
+    let root = pipeline::index_dir(&a.data);
+    if !a.data.exists() {
+        bail!(
+            "{}: no such data folder (set --data or CANH_DATA)",
+            a.data.display()
+        );
+    }
+    let reader = Reader::open(&root)?;
+    let req = SearchRequest {
+        query: a.query.clone(),
+        from,
+        to,
+        limit: a.limit,
+    };
+    let result = if a.count {
+        reader.count(&req).map(|n| {
+            println!("{n}");
+        })
+    } else {
+        reader.search(&req).map(|hits| {
+            let mut out = std::io::stdout().lock();
+            for h in hits {
+                let line = if a.json {
+                    serde_json::Value::Object(h).to_string()
+                } else {
+                    human_line(&h)
+                };
+                if writeln!(out, "{line}").is_err() {
+                    break; // closed pipe (| head)
+                }
+            }
+        })
+    };
+    match result {
+        Ok(()) => Ok(()),
+        Err(crate::index::IndexError::Query { query, msg }) => {
+            Err(usage(format!("query {query:?}: {msg}")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn human_line(h: &serde_json::Map<String, serde_json::Value>) -> String {
+    let s = |k: &str| h.get(k).and_then(|v| v.as_str()).unwrap_or("");
+    let host = h
+        .get(field::HOST_HOSTNAME)
+        .and_then(|v| v.as_str())
+        .or_else(|| h.get("log.source.ip").and_then(|v| v.as_str()))
+        .unwrap_or("-");
+    let proc_ = match (
+        h.get(field::PROCESS_NAME).and_then(|v| v.as_str()),
+        h.get(field::PROCESS_PID),
+    ) {
+        (Some(n), Some(p)) => format!(" {n}[{p}]:"),
+        (Some(n), None) => format!(" {n}:"),
+        _ => String::new(),
+    };
+    format!(
+        "{} {}{} {}",
+        s("@timestamp"),
+        host,
+        proc_,
+        s(field::MESSAGE)
+    )
+}
+
+/// Longest line read by `canh ingest` (longer lines are truncated like on the network).
+const MAX_INGEST_LINE: usize = canh_collectors::syslog::framing::DEFAULT_MAX_MESSAGE;
+/// Events sent to the pipeline at a time by `canh ingest`.
+const INGEST_CHUNK: usize = 1024;
+
+fn ingest(a: IngestArgs) -> anyhow::Result<()> {
+    let zone: DefaultZone = a.timezone.parse().map_err(usage)?;
+    for f in &a.files {
+        if !f.is_file() {
+            return Err(usage(format!("{}: no such file", f.display())));
+        }
+    }
+    let _lock = lock_data(&a.data)?;
+    let pipeline = Pipeline::start(PipelineConfig {
+        data_dir: a.data.clone(),
+        commit_interval: Duration::from_secs(1),
+        index_threads: 1,
+        retention_days: 3650,
+    })
+    .context("starting the pipeline")?;
+    let total: u64 = a
+        .files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = if std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(total);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let tx = pipeline.sender();
+    let mut all = Vec::new();
+    for path in &a.files {
+        let listener = format!("file:{}", path.display());
+        let stats = ListenerStats::new(listener.clone());
+        let file =
+            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let mut r = BufReader::with_capacity(1 << 20, file);
+        let mut line = Vec::new();
+        let mut chunk = Vec::with_capacity(INGEST_CHUNK);
+        let origin = Origin::new(listener.clone(), None);
+        loop {
+            line.clear();
+            let n = read_line_bounded(&mut r, &mut line, MAX_INGEST_LINE)
+                .with_context(|| format!("reading {}", path.display()))?;
+            if n == 0 {
+                break;
+            }
+            bar.inc(n as u64);
+            if syslog::parser::trim_frame(&line).is_empty() {
+                continue;
+            }
+            let ctx = ParseContext {
+                received: Utc::now(),
+                zone,
+            };
+            let mut ev = syslog::parse(&line, &ctx, origin.clone());
+            if n > MAX_INGEST_LINE + 1 {
+                ev.warnings
+                    .push(canh_core::ParseWarning::Truncated { original_len: n });
+            }
+            stats.record_batch(
+                None,
+                ctx.received,
+                [RecordOutcome {
+                    bytes: line.len(),
+                    unparsed: ev.is_unparsed(),
+                    truncated: ev.is_truncated(),
+                    hostname: None,
+                }],
+            );
+            chunk.push(ev);
+            if chunk.len() == INGEST_CHUNK {
+                tx.blocking_send(std::mem::replace(
+                    &mut chunk,
+                    Vec::with_capacity(INGEST_CHUNK),
+                ))
+                .map_err(|_| anyhow::anyhow!("pipeline stopped"))?;
+            }
+        }
+        if !chunk.is_empty() {
+            tx.blocking_send(chunk)
+                .map_err(|_| anyhow::anyhow!("pipeline stopped"))?;
+        }
+        all.push(stats.snapshot());
+    }
+    drop(tx);
+    bar.finish_and_clear();
+    pipeline.shutdown();
+    for s in &all {
+        eprintln!(
+            "{}: {} events ({} unparsed, {} truncated)",
+            s.url.trim_start_matches("file:"),
+            s.received,
+            s.unparsed,
+            s.truncated
+        );
+    }
+    Ok(())
+}
+
+/// Reads one line (without keeping more than `max` bytes of it); returns bytes consumed.
+fn read_line_bounded(
+    r: &mut impl BufRead,
+    out: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<usize> {
+    let mut consumed = 0;
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(consumed);
+        }
+        let (take, done) = match memchr_lf(buf) {
+            Some(p) => (p + 1, true),
+            None => (buf.len(), false),
+        };
+        let room = max.saturating_sub(out.len());
+        out.extend_from_slice(&buf[..take.min(room)]);
+        r.consume(take);
+        consumed += take;
+        if done {
+            return Ok(consumed);
+        }
+    }
+}
+
+fn memchr_lf(b: &[u8]) -> Option<usize> {
+    b.iter().position(|c| *c == b'\n')
+}
+
+fn status_cmd(a: StatusArgs) -> anyhow::Result<()> {
+    let s = status::read(&a.data).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            anyhow::anyhow!(
+                "{}: no engine status (has `canh up --data {}` ever run?)",
+                status::status_path(&a.data).display(),
+                a.data.display()
+            )
+        } else {
+            anyhow::anyhow!("{}: {e}", status::status_path(&a.data).display())
+        }
+    })?;
+    let now = Utc::now();
+    if a.json {
+        let mut v = serde_json::to_value(&s)?;
+        v["running"] = serde_json::Value::Bool(status::is_running(&s, now));
+        println!("{v}");
+    } else {
+        print!("{}", status::render_text(&s, now));
+    }
+    Ok(())
+}

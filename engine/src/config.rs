@@ -1,0 +1,312 @@
+//! Configuration: the embedded default (`default.toml`), an optional file, then flags.
+//! Unknown keys are errors; validation reports every problem at once with its key path.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use canh_collectors::listen::{ListenUrl, Transport};
+use canh_core::time::DefaultZone;
+use serde::Deserialize;
+
+/// The embedded default configuration.
+pub const DEFAULT_TOML: &str = include_str!("default.toml");
+
+/// Shortest and longest accepted index commit interval.
+const COMMIT_INTERVAL_MS: std::ops::RangeInclusive<u64> = 100..=60_000;
+/// Accepted retention, in days (ten years at most).
+const RETENTION_DAYS: std::ops::RangeInclusive<u32> = 1..=3650;
+/// Accepted message size limit: 1 KiB (RFC 5424 receivers must take 480 octets, should 2048)
+/// to 16 MiB.
+const MAX_MESSAGE_BYTES: std::ops::RangeInclusive<usize> = 1024..=16 * 1024 * 1024;
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub timezone: Option<String>,
+    pub retention_days: Option<u32>,
+    pub api: Option<String>,
+    pub syslog: Option<Vec<String>>,
+    pub netflow: Option<Vec<String>>,
+    pub rules: Option<Vec<PathBuf>>,
+    pub commit_interval_ms: Option<u64>,
+    pub max_message_bytes: Option<usize>,
+    pub max_connections: Option<usize>,
+    pub index_threads: Option<usize>,
+    pub tls: Option<TlsFiles>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub client_ca: Option<PathBuf>,
+}
+
+impl FileConfig {
+    /// Later values win.
+    pub fn merge(mut self, o: FileConfig) -> FileConfig {
+        macro_rules! take {
+            ($($f:ident),*) => { $( if o.$f.is_some() { self.$f = o.$f; } )* };
+        }
+        take!(
+            data_dir,
+            timezone,
+            retention_days,
+            api,
+            syslog,
+            netflow,
+            rules,
+            commit_interval_ms,
+            max_message_bytes,
+            max_connections,
+            index_threads
+        );
+        if let Some(t) = o.tls {
+            let mut mine = self.tls.unwrap_or_default();
+            if t.cert.is_some() {
+                mine.cert = t.cert;
+            }
+            if t.key.is_some() {
+                mine.key = t.key;
+            }
+            if t.client_ca.is_some() {
+                mine.client_ca = t.client_ca;
+            }
+            self.tls = Some(mine);
+        }
+        self
+    }
+}
+
+/// The validated configuration the engine runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub zone: DefaultZone,
+    pub retention_days: u32,
+    pub api: SocketAddr,
+    pub syslog: Vec<ListenUrl>,
+    pub netflow: Vec<ListenUrl>,
+    pub rules: Vec<PathBuf>,
+    pub commit_interval: Duration,
+    pub max_message_bytes: usize,
+    pub max_connections: usize,
+    pub index_threads: usize,
+    pub tls: Option<TlsPaths>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsPaths {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub client_ca: Option<PathBuf>,
+}
+
+/// Every problem found, each naming its source and key.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  {}", .0.join("\n  "))]
+pub struct ConfigError(pub Vec<String>);
+
+/// Parses a TOML config text; `origin` names it in errors (a path or "embedded default").
+pub fn parse_toml(text: &str, origin: &str) -> Result<FileConfig, ConfigError> {
+    toml::from_str(text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|s| {
+                let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+                format!(":{line}")
+            })
+            .unwrap_or_default();
+        ConfigError(vec![format!("{origin}{at}: {}", e.message())])
+    })
+}
+
+pub fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(vec![format!("{}: cannot read: {e}", path.display())]))?;
+    parse_toml(&text, &path.display().to_string())
+}
+
+impl Config {
+    /// Validates a merged configuration.
+    pub fn validate(f: FileConfig) -> Result<Config, ConfigError> {
+        let mut errs = Vec::new();
+        let zone = match f
+            .timezone
+            .as_deref()
+            .unwrap_or("local")
+            .parse::<DefaultZone>()
+        {
+            Ok(z) => z,
+            Err(e) => {
+                errs.push(format!("timezone: {e}"));
+                DefaultZone::Local
+            }
+        };
+        let retention_days = f.retention_days.unwrap_or(90);
+        if !RETENTION_DAYS.contains(&retention_days) {
+            errs.push(format!(
+                "retention_days: {retention_days} is outside {RETENTION_DAYS:?}"
+            ));
+        }
+        let api_text = f.api.unwrap_or_else(|| "127.0.0.1:8470".into());
+        let api = api_text.parse::<SocketAddr>().unwrap_or_else(|e| {
+            errs.push(format!(
+                "api: {api_text:?}: {e} (expected HOST:PORT with an IP address)"
+            ));
+            SocketAddr::from(([127, 0, 0, 1], 8470))
+        });
+        let urls =
+            |key: &str, list: Option<Vec<String>>, errs: &mut Vec<String>| -> Vec<ListenUrl> {
+                let mut out = Vec::new();
+                for (k, u) in list.unwrap_or_default().into_iter().enumerate() {
+                    match u.parse::<ListenUrl>() {
+                        Ok(l) => out.push(l),
+                        Err(e) => errs.push(format!("{key}[{k}]: {e}")),
+                    }
+                }
+                out
+            };
+        let syslog = urls("syslog", f.syslog, &mut errs);
+        let netflow = urls("netflow", f.netflow, &mut errs);
+        for (k, u) in netflow.iter().enumerate() {
+            if u.transport != Transport::Udp {
+                errs.push(format!(
+                    "netflow[{k}]: {u}: NetFlow and IPFIX are received over udp:// only"
+                ));
+            }
+        }
+        let commit_ms = f.commit_interval_ms.unwrap_or(1000);
+        if !COMMIT_INTERVAL_MS.contains(&commit_ms) {
+            errs.push(format!(
+                "commit_interval_ms: {commit_ms} is outside {COMMIT_INTERVAL_MS:?}"
+            ));
+        }
+        let max_message_bytes = f
+            .max_message_bytes
+            .unwrap_or(canh_collectors::syslog::framing::DEFAULT_MAX_MESSAGE);
+        if !MAX_MESSAGE_BYTES.contains(&max_message_bytes) {
+            errs.push(format!(
+                "max_message_bytes: {max_message_bytes} is outside {MAX_MESSAGE_BYTES:?}"
+            ));
+        }
+        let max_connections = f
+            .max_connections
+            .unwrap_or(canh_collectors::listen::DEFAULT_MAX_CONNECTIONS);
+        if max_connections == 0 {
+            errs.push("max_connections: must be at least 1".into());
+        }
+        let index_threads = f.index_threads.unwrap_or(1);
+        if !(1..=8).contains(&index_threads) {
+            errs.push(format!("index_threads: {index_threads} is outside 1..=8"));
+        }
+        let rules = f.rules.unwrap_or_default();
+        for (k, r) in rules.iter().enumerate() {
+            if !r.exists() {
+                errs.push(format!(
+                    "rules[{k}]: {}: no such file or folder",
+                    r.display()
+                ));
+            }
+        }
+        let needs_tls = syslog.iter().any(|u| u.transport == Transport::Tls);
+        let tls = match f.tls {
+            Some(TlsFiles {
+                cert: Some(cert),
+                key: Some(key),
+                client_ca,
+            }) => {
+                for (name, p) in [
+                    ("tls.cert", Some(&cert)),
+                    ("tls.key", Some(&key)),
+                    ("tls.client_ca", client_ca.as_ref()),
+                ] {
+                    if let Some(p) = p {
+                        if let Err(e) = std::fs::metadata(p) {
+                            errs.push(format!("{name}: {}: {e}", p.display()));
+                        }
+                    }
+                }
+                Some(TlsPaths {
+                    cert,
+                    key,
+                    client_ca,
+                })
+            }
+            Some(TlsFiles { cert, key, .. }) if cert.is_some() || key.is_some() => {
+                errs.push(
+                    "tls: both tls.cert and tls.key are needed (--tls-cert, --tls-key)".into(),
+                );
+                None
+            }
+            _ => None,
+        };
+        if needs_tls && tls.is_none() {
+            errs.push(
+                "syslog: a tls:// listener needs tls.cert and tls.key (--tls-cert, --tls-key)"
+                    .into(),
+            );
+        }
+        let data_dir = f.data_dir.unwrap_or_else(|| PathBuf::from("./canh-data"));
+        if !errs.is_empty() {
+            return Err(ConfigError(errs));
+        }
+        Ok(Config {
+            data_dir,
+            zone,
+            retention_days,
+            api,
+            syslog,
+            netflow,
+            rules,
+            commit_interval: Duration::from_millis(commit_ms),
+            max_message_bytes,
+            max_connections,
+            index_threads,
+            tls,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let c = Config::validate(parse_toml(DEFAULT_TOML, "embedded default").unwrap()).unwrap();
+        assert_eq!(c.syslog.len(), 2);
+        assert_eq!(c.api.port(), 8470);
+        assert_eq!(c.data_dir, PathBuf::from("./canh-data"));
+    }
+
+    #[test]
+    fn every_error_is_reported_with_its_key() {
+        let f = parse_toml(
+            "retention_days = 0\nsyslog = [\"ftp://x:1\", \"tls://127.0.0.1:6514\"]\ncommit_interval_ms = 5\ntimezone = \"Mars\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        let e = Config::validate(f).unwrap_err();
+        let text = e.to_string();
+        for want in [
+            "retention_days",
+            "syslog[0]",
+            "commit_interval_ms",
+            "timezone",
+            "tls:// listener needs",
+        ] {
+            assert!(text.contains(want), "{want} missing in {text}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_name_file_and_line() {
+        let e = parse_toml("data_dir = \"x\"\nretension_days = 3\n", "c.toml").unwrap_err();
+        assert!(e.to_string().contains("c.toml:2"), "{e}");
+        assert!(e.to_string().contains("retension_days"), "{e}");
+    }
+}

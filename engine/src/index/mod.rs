@@ -1,0 +1,635 @@
+//! The event index: tantivy, one index per UTC day of receipt under `DATA/index/YYYY-MM-DD`,
+//! so retention drops whole days.
+//!
+//! Schema: `@timestamp` and `event.created` (dates, fast), `event.dataset` and
+//! `host.hostname` (keywords, fast), `message` (free text with positions: phrase queries), and
+//! one JSON field `fields` that holds every other field under its own dotted name. `fields` is
+//! a default field of the query parser, so `source.ip:203.0.113.5` or a vendor key such as
+//! `srcip:10.1.1.1` work as written. The whole event is stored as JSON in `_source`.
+//!
+//! Exactly-once: each day index's commit carries the WAL position it is complete through
+//! (tantivy's commit payload). Replaying the WAL after a crash skips records at or below that
+//! position for that day, so nothing is indexed twice and nothing the WAL had is lost.
+
+pub mod tokenizer;
+
+use std::collections::HashMap;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use canh_core::{Event, Value, field};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use serde_json::{Map, Value as Json};
+use tantivy::collector::{Count, TopDocs};
+use tantivy::directory::MmapDirectory;
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery};
+use tantivy::schema::{
+    DateOptions, DateTimePrecision, Field, IndexRecordOption, JsonObjectOptions, OwnedValue,
+    STORED, Schema, TextFieldIndexing, TextOptions,
+};
+use tantivy::{DateTime as TDateTime, Index, IndexWriter, Order, TantivyDocument, Term};
+
+/// Memory tantivy may use to buffer documents per open day writer before flushing a segment.
+pub const WRITER_MEMORY: usize = 96 * 1024 * 1024;
+/// Day indexes kept open for writing at once (today, yesterday around midnight, and a late
+/// straggler); older ones are committed and closed.
+pub const MAX_OPEN_WRITERS: usize = 3;
+/// Most results `canh search` returns.
+pub const MAX_SEARCH_LIMIT: usize = 100_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("index {path}: {source}")]
+    Tantivy {
+        path: PathBuf,
+        source: tantivy::TantivyError,
+    },
+    #[error("index {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("query {query:?}: {msg}")]
+    Query { query: String, msg: String },
+}
+
+/// Handles to the fields of canh's schema.
+#[derive(Clone)]
+pub struct CanhSchema {
+    pub schema: Schema,
+    pub timestamp: Field,
+    pub created: Field,
+    pub dataset: Field,
+    pub host: Field,
+    pub message: Field,
+    pub fields: Field,
+    pub source: Field,
+}
+
+pub const F_TIMESTAMP: &str = field::TIMESTAMP;
+pub const F_SOURCE: &str = "_source";
+pub const F_FIELDS: &str = "fields";
+
+impl CanhSchema {
+    pub fn new() -> Self {
+        let mut b = Schema::builder();
+        let date = DateOptions::default()
+            .set_indexed()
+            .set_fast()
+            .set_precision(DateTimePrecision::Microseconds);
+        let keyword = TextOptions::default()
+            .set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(tokenizer::KEYWORD)
+                    .set_index_option(IndexRecordOption::Basic),
+            )
+            .set_fast(tokenizer::KEYWORD);
+        let text = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(tokenizer::TEXT)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        );
+        let json = JsonObjectOptions::default()
+            .set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(tokenizer::KEYWORD)
+                    .set_index_option(IndexRecordOption::Basic),
+            )
+            .set_expand_dots_enabled();
+        let timestamp = b.add_date_field(F_TIMESTAMP, date.clone());
+        let created = b.add_date_field(field::EVENT_CREATED, date);
+        let dataset = b.add_text_field(field::EVENT_DATASET, keyword.clone());
+        let host = b.add_text_field(field::HOST_HOSTNAME, keyword);
+        let message = b.add_text_field(field::MESSAGE, text);
+        let fields = b.add_json_field(F_FIELDS, json);
+        let source = b.add_text_field(F_SOURCE, STORED);
+        CanhSchema {
+            schema: b.build(),
+            timestamp,
+            created,
+            dataset,
+            host,
+            message,
+            fields,
+            source,
+        }
+    }
+}
+
+impl Default for CanhSchema {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn register_tokenizers(index: &Index) {
+    index
+        .tokenizers()
+        .register(tokenizer::TEXT, tokenizer::TextTokenizer::default());
+    index
+        .tokenizers()
+        .register(tokenizer::KEYWORD, tokenizer::KeywordTokenizer::default());
+}
+
+fn tdate(t: DateTime<Utc>) -> TDateTime {
+    TDateTime::from_timestamp_micros(t.timestamp_micros())
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn value_json(v: &Value) -> Json {
+    match v {
+        Value::Str(s) => Json::String(s.clone()),
+        Value::Int(i) => Json::from(*i),
+        Value::Float(x) => serde_json::Number::from_f64(*x).map_or(Json::Null, Json::Number),
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Ip(ip) => Json::String(ip.to_string()),
+    }
+}
+
+fn value_owned(v: &Value) -> OwnedValue {
+    match v {
+        Value::Str(s) => OwnedValue::Str(s.clone()),
+        Value::Int(i) => OwnedValue::I64(*i),
+        Value::Float(x) => OwnedValue::F64(*x),
+        Value::Bool(b) => OwnedValue::Bool(*b),
+        Value::Ip(ip) => OwnedValue::Str(ip.to_string()),
+    }
+}
+
+/// Fields canh adds about where the event came from.
+fn origin_fields(ev: &Event) -> Vec<(&'static str, Json)> {
+    let mut v = vec![("canh.listener", Json::String(ev.origin.listener.clone()))];
+    if let Some(p) = ev.origin.peer {
+        v.push(("log.source.address", Json::String(p.to_string())));
+        v.push(("log.source.ip", Json::String(p.ip().to_string())));
+    }
+    if !ev.warnings.is_empty() {
+        v.push((
+            "canh.warnings",
+            Json::Array(
+                ev.warnings
+                    .iter()
+                    .map(|w| Json::String(w.to_string()))
+                    .collect(),
+            ),
+        ));
+    }
+    if ev.is_unparsed() {
+        v.push(("canh.unparsed", Json::Bool(true)));
+    }
+    v
+}
+
+/// The event as one flat JSON object with ECS names: what `canh search --json` prints and
+/// what `_source` stores. `event.original` holds the raw bytes (lossy UTF-8); when they are
+/// not UTF-8, `canh.original_hex` holds them exactly.
+pub fn event_json(ev: &Event) -> Map<String, Json> {
+    let mut m = Map::new();
+    m.insert(F_TIMESTAMP.into(), Json::String(rfc3339(ev.timestamp)));
+    m.insert(
+        field::EVENT_CREATED.into(),
+        Json::String(rfc3339(ev.received)),
+    );
+    m.insert(
+        field::EVENT_DATASET.into(),
+        Json::String(ev.dataset.as_str().into()),
+    );
+    for (k, v) in &ev.fields {
+        m.insert(k.clone(), value_json(v));
+    }
+    for (k, v) in origin_fields(ev) {
+        m.insert(k.into(), v);
+    }
+    match std::str::from_utf8(&ev.raw) {
+        Ok(s) => {
+            m.insert("event.original".into(), Json::String(s.to_owned()));
+        }
+        Err(_) => {
+            m.insert(
+                "event.original".into(),
+                Json::String(String::from_utf8_lossy(&ev.raw).into_owned()),
+            );
+            m.insert(
+                "canh.original_hex".into(),
+                Json::String(ev.raw.iter().map(|b| format!("{b:02x}")).collect()),
+            );
+        }
+    }
+    m
+}
+
+/// Converts an event to a tantivy document.
+pub fn to_document(ev: &Event, s: &CanhSchema) -> TantivyDocument {
+    let mut d = TantivyDocument::default();
+    d.add_date(s.timestamp, tdate(ev.timestamp));
+    d.add_date(s.created, tdate(ev.received));
+    d.add_text(s.dataset, ev.dataset.as_str());
+    if let Some(h) = ev.get_str(field::HOST_HOSTNAME) {
+        d.add_text(s.host, h);
+    }
+    if let Some(m) = ev.get_str(field::MESSAGE) {
+        d.add_text(s.message, m);
+    }
+    let mut obj: Vec<(String, OwnedValue)> = ev
+        .fields
+        .iter()
+        .filter(|(k, _)| k.as_str() != field::MESSAGE)
+        .map(|(k, v)| (k.clone(), value_owned(v)))
+        .collect();
+    for (k, v) in origin_fields(ev) {
+        let ov = match v {
+            Json::String(s) => OwnedValue::Str(s),
+            Json::Bool(b) => OwnedValue::Bool(b),
+            Json::Array(a) => OwnedValue::Array(
+                a.into_iter()
+                    .filter_map(|x| x.as_str().map(|s| OwnedValue::Str(s.to_owned())))
+                    .collect(),
+            ),
+            _ => continue,
+        };
+        obj.push((k.to_owned(), ov));
+    }
+    d.add_field_value(s.fields, &OwnedValue::Object(obj));
+    d.add_text(s.source, Json::Object(event_json(ev)).to_string());
+    d
+}
+
+/// The index of one day: its directory name is the date.
+fn day_dir(root: &Path, day: NaiveDate) -> PathBuf {
+    root.join(day.format("%Y-%m-%d").to_string())
+}
+
+/// Days present under `root`, oldest first.
+pub fn list_days(root: &Path) -> Vec<NaiveDate> {
+    let mut days: Vec<NaiveDate> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| NaiveDate::parse_from_str(e.file_name().to_str()?, "%Y-%m-%d").ok())
+        .collect();
+    days.sort();
+    days
+}
+
+fn open_or_create(dir: &Path, s: &CanhSchema) -> Result<Index, IndexError> {
+    std::fs::create_dir_all(dir).map_err(|source| IndexError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let tv = |source| IndexError::Tantivy {
+        path: dir.to_owned(),
+        source,
+    };
+    let mmap = MmapDirectory::open(dir).map_err(|e| tv(e.into()))?;
+    let index = Index::open_or_create(mmap, s.schema.clone()).map_err(tv)?;
+    register_tokenizers(&index);
+    Ok(index)
+}
+
+/// The WAL position a day index is complete through (0 when never committed).
+fn committed_position(index: &Index) -> u64 {
+    index
+        .load_metas()
+        .ok()
+        .and_then(|m| m.payload)
+        .and_then(|p| serde_json::from_str::<Json>(&p).ok())
+        .and_then(|j| j.get("wal_pos").and_then(Json::as_u64))
+        .unwrap_or(0)
+}
+
+struct DayWriter {
+    writer: IndexWriter,
+    committed_pos: u64,
+    dirty: bool,
+    last_used: Instant,
+}
+
+/// Writers of the day indexes, with the exactly-once bookkeeping.
+pub struct DayIndexes {
+    root: PathBuf,
+    schema: CanhSchema,
+    writers: HashMap<NaiveDate, DayWriter>,
+    threads: usize,
+}
+
+/// What [`DayIndexes::add`] did with an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    Indexed,
+    /// Already in that day's last commit (a WAL replay after a crash).
+    AlreadyCommitted,
+}
+
+impl DayIndexes {
+    pub fn new(root: &Path, threads: usize) -> Self {
+        DayIndexes {
+            root: root.to_owned(),
+            schema: CanhSchema::new(),
+            writers: HashMap::new(),
+            threads: threads.max(1),
+        }
+    }
+
+    fn writer(&mut self, day: NaiveDate) -> Result<&mut DayWriter, IndexError> {
+        if !self.writers.contains_key(&day) {
+            let dir = day_dir(&self.root, day);
+            let index = open_or_create(&dir, &self.schema)?;
+            let committed_pos = committed_position(&index);
+            let writer = index
+                .writer_with_num_threads(self.threads, WRITER_MEMORY * self.threads)
+                .map_err(|source| IndexError::Tantivy {
+                    path: dir.clone(),
+                    source,
+                })?;
+            self.writers.insert(
+                day,
+                DayWriter {
+                    writer,
+                    committed_pos,
+                    dirty: false,
+                    last_used: Instant::now(),
+                },
+            );
+        }
+        Ok(self.writers.get_mut(&day).expect("just inserted"))
+    }
+
+    /// Closes clean writers beyond [`MAX_OPEN_WRITERS`], least recently used first. Called
+    /// after a commit, never in the middle of a batch (a writer closed mid-batch could not say
+    /// which of the batch's events it holds).
+    fn close_extra(&mut self) -> Result<(), IndexError> {
+        while self.writers.len() > MAX_OPEN_WRITERS {
+            let Some((&day, _)) = self
+                .writers
+                .iter()
+                .filter(|(_, w)| !w.dirty)
+                .min_by_key(|(_, w)| w.last_used)
+            else {
+                return Ok(());
+            };
+            let w = self.writers.remove(&day).expect("present");
+            w.writer
+                .wait_merging_threads()
+                .map_err(|source| IndexError::Tantivy {
+                    path: day_dir(&self.root, day),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Adds one event read from WAL position `pos`.
+    pub fn add(&mut self, ev: &Event, pos: u64) -> Result<Added, IndexError> {
+        let day = ev.received.date_naive();
+        let doc = to_document(ev, &self.schema);
+        let w = self.writer(day)?;
+        if pos <= w.committed_pos {
+            return Ok(Added::AlreadyCommitted);
+        }
+        w.writer
+            .add_document(doc)
+            .map_err(|source| IndexError::Tantivy {
+                path: PathBuf::from(day.to_string()),
+                source,
+            })?;
+        w.dirty = true;
+        w.last_used = Instant::now();
+        Ok(Added::Indexed)
+    }
+
+    /// Commits every day with new documents, recording that each is complete through `pos`
+    /// (the last WAL position handed to [`DayIndexes::add`]). Returns how many days committed.
+    pub fn commit(&mut self, pos: u64) -> Result<usize, IndexError> {
+        let mut n = 0;
+        let root = self.root.clone();
+        for (day, w) in self.writers.iter_mut() {
+            if w.dirty {
+                commit_writer(&root, *day, w, pos)?;
+                n += 1;
+            }
+        }
+        self.close_extra()?;
+        Ok(n)
+    }
+
+    /// Commits and closes everything (shutdown).
+    pub fn close(mut self, pos: u64) -> Result<(), IndexError> {
+        self.commit(pos)?;
+        for (day, w) in self.writers.drain() {
+            w.writer
+                .wait_merging_threads()
+                .map_err(|source| IndexError::Tantivy {
+                    path: day_dir(&self.root, day),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Closes writers of days other than today that have been idle for `idle`.
+    pub fn close_idle(
+        &mut self,
+        today: NaiveDate,
+        idle: std::time::Duration,
+    ) -> Result<(), IndexError> {
+        let stale: Vec<NaiveDate> = self
+            .writers
+            .iter()
+            .filter(|(d, w)| **d != today && !w.dirty && w.last_used.elapsed() > idle)
+            .map(|(d, _)| *d)
+            .collect();
+        for day in stale {
+            if let Some(w) = self.writers.remove(&day) {
+                w.writer
+                    .wait_merging_threads()
+                    .map_err(|source| IndexError::Tantivy {
+                        path: day_dir(&self.root, day),
+                        source,
+                    })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes day indexes older than `keep_days` before `today` (closing their writers first).
+    pub fn apply_retention(
+        &mut self,
+        today: NaiveDate,
+        keep_days: u32,
+    ) -> Result<Vec<NaiveDate>, IndexError> {
+        let cutoff = today - chrono::Days::new(u64::from(keep_days));
+        let mut removed = Vec::new();
+        for day in list_days(&self.root) {
+            if day < cutoff {
+                if let Some(w) = self.writers.remove(&day) {
+                    drop(w);
+                }
+                let dir = day_dir(&self.root, day);
+                std::fs::remove_dir_all(&dir)
+                    .map_err(|source| IndexError::Io { path: dir, source })?;
+                removed.push(day);
+            }
+        }
+        Ok(removed)
+    }
+}
+
+fn commit_writer(
+    root: &Path,
+    day: NaiveDate,
+    w: &mut DayWriter,
+    pos: u64,
+) -> Result<(), IndexError> {
+    let path = day_dir(root, day);
+    let mut prepared = w
+        .writer
+        .prepare_commit()
+        .map_err(|source| IndexError::Tantivy {
+            path: path.clone(),
+            source,
+        })?;
+    prepared.set_payload(&serde_json::json!({ "wal_pos": pos }).to_string());
+    prepared
+        .commit()
+        .map_err(|source| IndexError::Tantivy { path, source })?;
+    w.committed_pos = pos;
+    w.dirty = false;
+    Ok(())
+}
+
+/// A search over all day indexes.
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    pub query: String,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: usize,
+}
+
+/// Opens the day indexes for reading (works while the engine writes them).
+pub struct Reader {
+    schema: CanhSchema,
+    days: Vec<(NaiveDate, Index)>,
+}
+
+impl Reader {
+    pub fn open(root: &Path) -> Result<Reader, IndexError> {
+        let schema = CanhSchema::new();
+        let mut days = Vec::new();
+        for day in list_days(root) {
+            let dir = day_dir(root, day);
+            let tv = |source| IndexError::Tantivy {
+                path: dir.clone(),
+                source,
+            };
+            let mmap = MmapDirectory::open(&dir).map_err(|e| tv(e.into()))?;
+            if !Index::exists(&mmap).map_err(|e| tv(e.into()))? {
+                continue;
+            }
+            let index = Index::open(mmap).map_err(tv)?;
+            register_tokenizers(&index);
+            days.push((day, index));
+        }
+        Ok(Reader { schema, days })
+    }
+
+    pub fn day_count(&self) -> usize {
+        self.days.len()
+    }
+
+    fn query(&self, index: &Index, req: &SearchRequest) -> Result<Box<dyn Query>, IndexError> {
+        let s = &self.schema;
+        let q = req.query.trim();
+        let user: Box<dyn Query> = if q.is_empty() || q == "*" {
+            Box::new(AllQuery)
+        } else {
+            let mut parser = QueryParser::for_index(index, vec![s.message, s.host, s.fields]);
+            parser.set_conjunction_by_default();
+            parser.parse_query(q).map_err(|e| IndexError::Query {
+                query: q.to_owned(),
+                msg: e.to_string(),
+            })?
+        };
+        if req.from.is_none() && req.to.is_none() {
+            return Ok(user);
+        }
+        let lo = req.from.map_or(Bound::Unbounded, |t| {
+            Bound::Included(Term::from_field_date(s.timestamp, tdate(t)))
+        });
+        let hi = req.to.map_or(Bound::Unbounded, |t| {
+            Bound::Excluded(Term::from_field_date(s.timestamp, tdate(t)))
+        });
+        let range: Box<dyn Query> = Box::new(RangeQuery::new(lo, hi));
+        Ok(Box::new(BooleanQuery::new(vec![
+            (Occur::Must, user),
+            (Occur::Must, range),
+        ])))
+    }
+
+    /// Number of matching events.
+    pub fn count(&self, req: &SearchRequest) -> Result<u64, IndexError> {
+        let mut n = 0u64;
+        for (day, index) in &self.days {
+            let q = self.query(index, req)?;
+            let searcher = reader(index, *day)?.searcher();
+            n += searcher
+                .search(&q, &Count)
+                .map_err(|source| IndexError::Tantivy {
+                    path: day.to_string().into(),
+                    source,
+                })? as u64;
+        }
+        Ok(n)
+    }
+
+    /// The newest `req.limit` matching events (by `@timestamp`), newest first, as stored JSON.
+    pub fn search(&self, req: &SearchRequest) -> Result<Vec<Map<String, Json>>, IndexError> {
+        let limit = req.limit.clamp(1, MAX_SEARCH_LIMIT);
+        let mut hits: Vec<(i64, Map<String, Json>)> = Vec::new();
+        for (day, index) in &self.days {
+            let q = self.query(index, req)?;
+            let searcher = reader(index, *day)?.searcher();
+            let tv = |source| IndexError::Tantivy {
+                path: day.to_string().into(),
+                source,
+            };
+            let top = searcher
+                .search(
+                    &q,
+                    &TopDocs::with_limit(limit)
+                        .order_by_fast_field::<TDateTime>(F_TIMESTAMP, Order::Desc),
+                )
+                .map_err(tv)?;
+            for (t, addr) in top {
+                let doc: TantivyDocument = searcher.doc(addr).map_err(tv)?;
+                let src = doc
+                    .get_first(self.schema.source)
+                    .and_then(|v| tantivy::schema::Value::as_str(&v))
+                    .unwrap_or("{}");
+                let map = match serde_json::from_str::<Json>(src) {
+                    Ok(Json::Object(m)) => m,
+                    _ => Map::new(),
+                };
+                hits.push((t.map_or(i64::MIN, |t| t.into_timestamp_micros()), map));
+            }
+        }
+        hits.sort_by(|a, b| b.0.cmp(&a.0));
+        hits.truncate(limit);
+        Ok(hits.into_iter().map(|h| h.1).collect())
+    }
+}
+
+fn reader(index: &Index, day: NaiveDate) -> Result<tantivy::IndexReader, IndexError> {
+    index
+        .reader_builder()
+        .reload_policy(tantivy::ReloadPolicy::Manual)
+        .try_into()
+        .map_err(|source| IndexError::Tantivy {
+            path: day.to_string().into(),
+            source,
+        })
+}

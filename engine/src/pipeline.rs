@@ -1,0 +1,380 @@
+//! The engine's pipeline: listeners → bounded queue → WAL (group commit, fsync) → indexer.
+//!
+//! ```text
+//! listeners ──Vec<Event>──▶ [queue: EVENT_QUEUE_CHUNKS] ──▶ WAL thread ──Batch──▶
+//!     [queue: INDEX_QUEUE_BATCHES] ──▶ index thread (tantivy, commit every interval)
+//! ```
+//!
+//! Architecture invariant: an event counts as durable only after the WAL record holding it
+//! was fsynced; the index commits carry the WAL position they are complete through, and the
+//! WAL is truncated only below the oldest position every day index has committed.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use canh_core::{Batch, BatchId, Event};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+use crate::index::{Added, DayIndexes};
+use crate::wal::{self, Wal};
+
+/// Chunks of events (one chunk = what one read produced) the WAL queue holds; when it is
+/// full, TCP readers wait and UDP readers count drops.
+pub const EVENT_QUEUE_CHUNKS: usize = 4096;
+/// Batches written to the WAL but not yet indexed that may wait in memory; when full, the
+/// WAL writer waits (and so, through the queue above, the listeners).
+pub const INDEX_QUEUE_BATCHES: usize = 64;
+/// Most events in one WAL batch (one fsync).
+pub const MAX_BATCH_EVENTS: usize = 16_384;
+/// Most raw bytes in one WAL batch.
+pub const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
+/// Producer name of batches made by this engine's own listeners.
+pub const LOCAL_PRODUCER: &str = "local";
+
+/// Counters of the pipeline, shared with status and metrics.
+#[derive(Debug, Default)]
+pub struct PipelineCounters {
+    pub wal_batches: AtomicU64,
+    pub wal_events: AtomicU64,
+    pub wal_bytes: AtomicU64,
+    /// Highest WAL position fsynced.
+    pub wal_durable_pos: AtomicU64,
+    pub wal_fsync_micros_total: AtomicU64,
+    pub wal_segments: AtomicU64,
+    pub wal_disk_bytes: AtomicU64,
+    pub indexed_events: AtomicU64,
+    pub index_commits: AtomicU64,
+    /// Highest WAL position every open day index has committed through.
+    pub index_committed_pos: AtomicU64,
+    pub replayed_events: AtomicU64,
+    /// Events skipped on replay because their day index already had them.
+    pub replay_skipped: AtomicU64,
+    pub index_errors: AtomicU64,
+    /// Event chunks waiting for the WAL writer.
+    pub queue_depth: AtomicU64,
+}
+
+/// A copy of the counters for status output.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineSnapshot {
+    pub wal_batches: u64,
+    pub wal_events_durable: u64,
+    pub wal_bytes: u64,
+    pub wal_durable_pos: u64,
+    pub wal_segments: u64,
+    pub wal_disk_bytes: u64,
+    pub indexed_events: u64,
+    pub index_commits: u64,
+    pub index_committed_pos: u64,
+    pub replayed_events: u64,
+    pub replay_skipped: u64,
+    pub index_errors: u64,
+    pub queue_depth: u64,
+    pub queue_capacity: u64,
+}
+
+impl PipelineCounters {
+    pub fn snapshot(&self) -> PipelineSnapshot {
+        PipelineSnapshot {
+            wal_batches: self.wal_batches.load(Relaxed),
+            wal_events_durable: self.wal_events.load(Relaxed),
+            wal_bytes: self.wal_bytes.load(Relaxed),
+            wal_durable_pos: self.wal_durable_pos.load(Relaxed),
+            wal_segments: self.wal_segments.load(Relaxed),
+            wal_disk_bytes: self.wal_disk_bytes.load(Relaxed),
+            indexed_events: self.indexed_events.load(Relaxed),
+            index_commits: self.index_commits.load(Relaxed),
+            index_committed_pos: self.index_committed_pos.load(Relaxed),
+            replayed_events: self.replayed_events.load(Relaxed),
+            replay_skipped: self.replay_skipped.load(Relaxed),
+            index_errors: self.index_errors.load(Relaxed),
+            queue_depth: self.queue_depth.load(Relaxed),
+            queue_capacity: EVENT_QUEUE_CHUNKS as u64,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    pub data_dir: PathBuf,
+    pub commit_interval: Duration,
+    pub index_threads: usize,
+    pub retention_days: u32,
+}
+
+/// A running pipeline. Send events through [`Pipeline::sender`]; [`Pipeline::shutdown`]
+/// drains, fsyncs and commits.
+pub struct Pipeline {
+    tx: Option<mpsc::Sender<Vec<Event>>>,
+    wal_thread: Option<JoinHandle<()>>,
+    index_thread: Option<JoinHandle<()>>,
+    pub counters: Arc<PipelineCounters>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Wal(#[from] wal::WalError),
+    #[error(transparent)]
+    Index(#[from] crate::index::IndexError),
+}
+
+pub fn wal_dir(data: &Path) -> PathBuf {
+    data.join("wal")
+}
+
+pub fn index_dir(data: &Path) -> PathBuf {
+    data.join("index")
+}
+
+impl Pipeline {
+    /// Opens the WAL, replays what the index does not have yet, and starts the threads.
+    pub fn start(cfg: PipelineConfig) -> Result<Pipeline, PipelineError> {
+        let counters = Arc::new(PipelineCounters::default());
+        let wal_path = wal_dir(&cfg.data_dir);
+        let mut indexes = DayIndexes::new(&index_dir(&cfg.data_dir), cfg.index_threads);
+        let today = chrono::Utc::now().date_naive();
+        let removed = indexes.apply_retention(today, cfg.retention_days)?;
+        if !removed.is_empty() {
+            info!(days = ?removed, "retention removed day indexes");
+        }
+
+        // Replay: every WAL record goes through the indexer's exactly-once check.
+        let mut replay_err = None;
+        let mut last_pos = 0;
+        let started = Instant::now();
+        let (mut wal, recovery) = Wal::open(&wal_path, |rec| {
+            if replay_err.is_some() {
+                return;
+            }
+            match wal::decode(&wal_path, &rec) {
+                Ok(batch) => {
+                    for ev in &batch.events {
+                        match indexes.add(ev, rec.pos) {
+                            Ok(Added::Indexed) => {
+                                counters.replayed_events.fetch_add(1, Relaxed);
+                            }
+                            Ok(Added::AlreadyCommitted) => {
+                                counters.replay_skipped.fetch_add(1, Relaxed);
+                            }
+                            Err(e) => replay_err = Some(e),
+                        }
+                    }
+                    last_pos = rec.pos;
+                }
+                Err(e) => {
+                    // a record that checksums but does not decode: written by another
+                    // version; keep the file, report it, go on
+                    error!(error = %e, "skipping undecodable WAL record");
+                    last_pos = rec.pos;
+                }
+            }
+        })?;
+        if let Some(e) = replay_err {
+            return Err(e.into());
+        }
+        if recovery.torn_bytes > 0 {
+            warn!(
+                bytes = recovery.torn_bytes,
+                "cut a torn write off the end of the WAL (never acknowledged)"
+            );
+        }
+        for p in &recovery.corrupt_segments {
+            error!(segment = %p.display(), "corrupt record in WAL segment; the rest of it was skipped");
+        }
+        if last_pos > 0 {
+            indexes.commit(last_pos)?;
+            wal.truncate_through(last_pos)?;
+            let r = counters.replayed_events.load(Relaxed);
+            let s = counters.replay_skipped.load(Relaxed);
+            info!(
+                records = recovery.records,
+                replayed = r,
+                already_indexed = s,
+                ms = started.elapsed().as_millis() as u64,
+                "WAL replayed"
+            );
+        }
+        let durable = wal.next_pos() - 1;
+        counters.wal_durable_pos.store(durable, Relaxed);
+        counters.index_committed_pos.store(durable, Relaxed);
+        counters
+            .wal_segments
+            .store(wal.segment_count() as u64, Relaxed);
+        counters.wal_disk_bytes.store(wal.disk_bytes(), Relaxed);
+
+        let (tx, rx) = mpsc::channel::<Vec<Event>>(EVENT_QUEUE_CHUNKS);
+        let (itx, irx) = sync_channel::<(u64, Batch)>(INDEX_QUEUE_BATCHES);
+        let c = counters.clone();
+        let wal_thread = std::thread::Builder::new()
+            .name("canh-wal".into())
+            .spawn(move || wal_loop(wal, rx, itx, c))
+            .expect("spawn WAL thread");
+        let c = counters.clone();
+        let interval = cfg.commit_interval;
+        let index_thread = std::thread::Builder::new()
+            .name("canh-index".into())
+            .spawn(move || index_loop(indexes, irx, interval, c))
+            .expect("spawn index thread");
+        Ok(Pipeline {
+            tx: Some(tx),
+            wal_thread: Some(wal_thread),
+            index_thread: Some(index_thread),
+            counters,
+        })
+    }
+
+    pub fn sender(&self) -> mpsc::Sender<Vec<Event>> {
+        self.tx.clone().expect("pipeline running")
+    }
+
+    /// Waits until every event sent so far is fsynced in the WAL and committed in the index.
+    /// Every other sender must have been dropped first.
+    pub fn shutdown(mut self) {
+        drop(self.tx.take());
+        if let Some(t) = self.wal_thread.take() {
+            let _ = t.join();
+        }
+        if let Some(t) = self.index_thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn wal_loop(
+    mut wal: Wal,
+    mut rx: mpsc::Receiver<Vec<Event>>,
+    itx: SyncSender<(u64, Batch)>,
+    c: Arc<PipelineCounters>,
+) {
+    let mut truncated_through = 0;
+    while let Some(first) = rx.blocking_recv() {
+        // group commit: everything waiting now goes into one record and one fsync
+        let mut events = first;
+        let mut bytes: usize = events.iter().map(|e| e.raw.len()).sum();
+        while events.len() < MAX_BATCH_EVENTS && bytes < MAX_BATCH_BYTES {
+            match rx.try_recv() {
+                Ok(more) => {
+                    bytes += more.iter().map(|e| e.raw.len()).sum::<usize>();
+                    events.extend(more);
+                }
+                Err(_) => break,
+            }
+        }
+        c.queue_depth.store(rx.len() as u64, Relaxed);
+        let n = events.len() as u64;
+        let batch = Batch {
+            id: BatchId {
+                producer: LOCAL_PRODUCER.into(),
+                seq: wal.next_pos(),
+            },
+            events,
+        };
+        let t = Instant::now();
+        let pos = loop {
+            match wal.append(&batch) {
+                Ok(pos) => break pos,
+                Err(e) => {
+                    // the disk is full or failing: nothing is acknowledged, retry; the queue
+                    // fills and back-pressure reaches the senders
+                    error!(error = %e, "WAL append failed; retrying in 1 s");
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+        };
+        c.wal_fsync_micros_total
+            .fetch_add(t.elapsed().as_micros() as u64, Relaxed);
+        c.wal_batches.fetch_add(1, Relaxed);
+        c.wal_events.fetch_add(n, Relaxed);
+        c.wal_bytes.fetch_add(bytes as u64, Relaxed);
+        c.wal_durable_pos.store(pos, Relaxed);
+        if itx.send((pos, batch)).is_err() {
+            error!("index thread stopped; events stay in the WAL for the next start");
+            break;
+        }
+        let committed = c.index_committed_pos.load(Relaxed);
+        if committed > truncated_through {
+            match wal.truncate_through(committed) {
+                Ok(_) => truncated_through = committed,
+                Err(e) => warn!(error = %e, "WAL truncation failed"),
+            }
+            c.wal_segments.store(wal.segment_count() as u64, Relaxed);
+            c.wal_disk_bytes.store(wal.disk_bytes(), Relaxed);
+        }
+    }
+}
+
+fn index_loop(
+    mut indexes: DayIndexes,
+    rx: Receiver<(u64, Batch)>,
+    interval: Duration,
+    c: Arc<PipelineCounters>,
+) {
+    let mut last_pos = c.index_committed_pos.load(Relaxed);
+    let mut dirty = false;
+    let mut last_commit = Instant::now();
+    let mut last_idle_check = Instant::now();
+    loop {
+        let wait = interval.saturating_sub(last_commit.elapsed());
+        match rx.recv_timeout(wait) {
+            Ok((pos, batch)) => {
+                for ev in &batch.events {
+                    match indexes.add(ev, pos) {
+                        Ok(Added::Indexed) => {
+                            c.indexed_events.fetch_add(1, Relaxed);
+                        }
+                        Ok(Added::AlreadyCommitted) => {}
+                        Err(e) => {
+                            c.index_errors.fetch_add(1, Relaxed);
+                            error!(error = %e, "cannot index event");
+                        }
+                    }
+                }
+                last_pos = pos;
+                dirty = true;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if last_commit.elapsed() >= interval {
+            if dirty {
+                dirty = !commit(&mut indexes, last_pos, &c);
+            }
+            last_commit = Instant::now();
+        }
+        if last_idle_check.elapsed() > Duration::from_secs(60) {
+            let today = chrono::Utc::now().date_naive();
+            if let Err(e) = indexes.close_idle(today, Duration::from_secs(600)) {
+                warn!(error = %e, "closing idle day index failed");
+            }
+            last_idle_check = Instant::now();
+        }
+    }
+    if let Err(e) = indexes.close(last_pos) {
+        error!(error = %e, "final index commit failed; the WAL will be replayed at next start");
+        return;
+    }
+    c.index_committed_pos.store(last_pos, Relaxed);
+}
+
+/// Commits; true on success.
+fn commit(indexes: &mut DayIndexes, pos: u64, c: &PipelineCounters) -> bool {
+    match indexes.commit(pos) {
+        Ok(_) => {
+            c.index_commits.fetch_add(1, Relaxed);
+            c.index_committed_pos.store(pos, Relaxed);
+            true
+        }
+        Err(e) => {
+            c.index_errors.fetch_add(1, Relaxed);
+            error!(error = %e, "index commit failed; will retry");
+            false
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! Engine status: a snapshot written to `DATA/status.json` every second (atomically), read
+//! by `canh status` and served by the API, and rendered as Prometheus metrics.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use canh_collectors::stats::ListenerSnapshot;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::pipeline::PipelineSnapshot;
+
+/// How often the engine writes its status file.
+pub const STATUS_INTERVAL: Duration = Duration::from_secs(1);
+/// A status file older than this means the engine is not running (or hung).
+pub const STALE_AFTER: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EngineStatus {
+    pub version: String,
+    pub pid: u32,
+    pub started_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub api: String,
+    pub listeners: Vec<ListenerSnapshot>,
+    /// Listeners configured but not running, with the reason.
+    pub inactive: Vec<(String, String)>,
+    pub pipeline: PipelineSnapshot,
+}
+
+pub fn status_path(data: &Path) -> PathBuf {
+    data.join("status.json")
+}
+
+/// Writes the status file atomically (temp file + rename).
+pub fn write(data: &Path, s: &EngineStatus) -> std::io::Result<()> {
+    let tmp = data.join("status.json.tmp");
+    std::fs::write(
+        &tmp,
+        serde_json::to_vec_pretty(s).map_err(std::io::Error::other)?,
+    )?;
+    std::fs::rename(tmp, status_path(data))
+}
+
+pub fn read(data: &Path) -> std::io::Result<EngineStatus> {
+    let bytes = std::fs::read(status_path(data))?;
+    serde_json::from_slice(&bytes).map_err(std::io::Error::other)
+}
+
+/// Whether the engine that wrote `s` is still alive.
+pub fn is_running(s: &EngineStatus, now: DateTime<Utc>) -> bool {
+    let fresh = (now - s.updated_at)
+        .to_std()
+        .map_or(true, |age| age < STALE_AFTER);
+    fresh && Path::new(&format!("/proc/{}", s.pid)).exists()
+}
+
+/// Metric names, declared once.
+pub mod metric {
+    pub const RECEIVED: &str = "canh_syslog_received_events_total";
+    pub const PARSED: &str = "canh_syslog_parsed_events_total";
+    pub const UNPARSED: &str = "canh_syslog_unparsed_events_total";
+    pub const TRUNCATED: &str = "canh_syslog_truncated_events_total";
+    pub const BYTES: &str = "canh_syslog_received_bytes_total";
+    pub const DROPPED_QUEUE: &str = "canh_syslog_dropped_queue_events_total";
+    pub const DROPPED_KERNEL: &str = "canh_syslog_dropped_kernel_datagrams_total";
+    pub const CONNECTIONS_OPEN: &str = "canh_syslog_connections_open";
+    pub const CONNECTIONS_REFUSED: &str = "canh_syslog_connections_refused_total";
+    pub const TLS_FAILURES: &str = "canh_syslog_tls_handshake_failures_total";
+    pub const WAL_EVENTS: &str = "canh_wal_durable_events_total";
+    pub const WAL_BATCHES: &str = "canh_wal_batches_total";
+    pub const WAL_BYTES: &str = "canh_wal_bytes_total";
+    pub const WAL_DISK: &str = "canh_wal_disk_bytes";
+    pub const INDEXED: &str = "canh_index_events_total";
+    pub const COMMITS: &str = "canh_index_commits_total";
+    pub const INDEX_ERRORS: &str = "canh_index_errors_total";
+    pub const REPLAYED: &str = "canh_wal_replayed_events_total";
+    pub const QUEUE_DEPTH: &str = "canh_pipeline_queue_depth";
+}
+
+/// Renders the status in Prometheus text exposition format.
+pub fn prometheus(s: &EngineStatus) -> String {
+    let mut out = String::new();
+    let mut family = |name: &str, kind: &str, help: &str, rows: Vec<(String, u64)>| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, v) in rows {
+            let _ = writeln!(out, "{name}{labels} {v}");
+        }
+    };
+    let per = |f: fn(&ListenerSnapshot) -> u64| -> Vec<(String, u64)> {
+        s.listeners
+            .iter()
+            .map(|l| (format!("{{listener=\"{}\"}}", l.url), f(l)))
+            .collect()
+    };
+    use metric::*;
+    family(
+        RECEIVED,
+        "counter",
+        "Syslog records received.",
+        per(|l| l.received),
+    );
+    family(
+        PARSED,
+        "counter",
+        "Syslog records parsed.",
+        per(|l| l.parsed),
+    );
+    family(
+        UNPARSED,
+        "counter",
+        "Syslog records kept raw because no layout matched.",
+        per(|l| l.unparsed),
+    );
+    family(
+        TRUNCATED,
+        "counter",
+        "Syslog records cut at the message size limit.",
+        per(|l| l.truncated),
+    );
+    family(BYTES, "counter", "Syslog bytes received.", per(|l| l.bytes));
+    family(
+        DROPPED_QUEUE,
+        "counter",
+        "Records dropped because the engine queue was full.",
+        per(|l| l.dropped_queue),
+    );
+    family(
+        DROPPED_KERNEL,
+        "counter",
+        "Datagrams the kernel dropped (socket buffer full).",
+        per(|l| l.dropped_kernel),
+    );
+    family(
+        CONNECTIONS_OPEN,
+        "gauge",
+        "Open TCP/TLS connections.",
+        per(|l| l.connections_open),
+    );
+    family(
+        CONNECTIONS_REFUSED,
+        "counter",
+        "Connections refused at the connection limit.",
+        per(|l| l.connections_refused),
+    );
+    family(
+        TLS_FAILURES,
+        "counter",
+        "TLS handshakes refused or timed out.",
+        per(|l| l.tls_handshake_failures),
+    );
+    let p = &s.pipeline;
+    let one = |v: u64| vec![(String::new(), v)];
+    family(
+        WAL_EVENTS,
+        "counter",
+        "Events fsynced in the write-ahead log.",
+        one(p.wal_events_durable),
+    );
+    family(
+        WAL_BATCHES,
+        "counter",
+        "WAL batches (fsyncs).",
+        one(p.wal_batches),
+    );
+    family(
+        WAL_BYTES,
+        "counter",
+        "Raw bytes written through the WAL.",
+        one(p.wal_bytes),
+    );
+    family(
+        WAL_DISK,
+        "gauge",
+        "Bytes of WAL segments on disk.",
+        one(p.wal_disk_bytes),
+    );
+    family(
+        INDEXED,
+        "counter",
+        "Events added to the index.",
+        one(p.indexed_events),
+    );
+    family(COMMITS, "counter", "Index commits.", one(p.index_commits));
+    family(
+        INDEX_ERRORS,
+        "counter",
+        "Index errors.",
+        one(p.index_errors),
+    );
+    family(
+        REPLAYED,
+        "counter",
+        "Events replayed from the WAL at start-up.",
+        one(p.replayed_events),
+    );
+    family(
+        QUEUE_DEPTH,
+        "gauge",
+        "Event chunks waiting for the WAL writer.",
+        one(p.queue_depth),
+    );
+    out
+}
+
+fn human_bytes(b: u64) -> String {
+    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut k = 0;
+    while v >= 1024.0 && k < U.len() - 1 {
+        v /= 1024.0;
+        k += 1;
+    }
+    if k == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", U[k])
+    }
+}
+
+/// The human-readable `canh status` report.
+pub fn render_text(s: &EngineStatus, now: DateTime<Utc>) -> String {
+    let mut o = String::new();
+    let running = is_running(s, now);
+    let age = (now - s.updated_at).num_seconds().max(0);
+    if running {
+        let up = humantime::format_duration(Duration::from_secs(
+            (now - s.started_at).num_seconds().max(0) as u64,
+        ));
+        let _ = writeln!(
+            o,
+            "engine   running · pid {} · up {up} · canh {} · api {}",
+            s.pid, s.version, s.api
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "engine   NOT RUNNING · last status {age}s ago (pid {}, {})",
+            s.pid,
+            s.updated_at.to_rfc3339()
+        );
+    }
+    let p = &s.pipeline;
+    let _ = writeln!(
+        o,
+        "pipeline durable {} events in {} WAL batches · indexed {} · queue {}/{} · WAL on disk {} · replayed at start {} (already indexed {}) · index errors {}",
+        p.wal_events_durable,
+        p.wal_batches,
+        p.indexed_events,
+        p.queue_depth,
+        p.queue_capacity,
+        human_bytes(p.wal_disk_bytes),
+        p.replayed_events,
+        p.replay_skipped,
+        p.index_errors
+    );
+    for (name, why) in &s.inactive {
+        let _ = writeln!(o, "inactive {name}: {why}");
+    }
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "{:<28} {:>10} {:>10} {:>9} {:>7} {:>8} {:>8} {:>10} {:>5}",
+        "LISTENER",
+        "RECEIVED",
+        "PARSED",
+        "UNPARSED",
+        "TRUNC",
+        "DROP(Q)",
+        "DROP(K)",
+        "BYTES",
+        "CONN"
+    );
+    for l in &s.listeners {
+        let _ = writeln!(
+            o,
+            "{:<28} {:>10} {:>10} {:>9} {:>7} {:>8} {:>8} {:>10} {:>5}",
+            l.url,
+            l.received,
+            l.parsed,
+            l.unparsed,
+            l.truncated,
+            l.dropped_queue,
+            l.dropped_kernel,
+            human_bytes(l.bytes),
+            l.connections_open
+        );
+        for (src, st) in &l.sources {
+            let seen = st.last_seen.map_or("-".to_owned(), |t| {
+                format!("{}s ago", (now - t).num_seconds().max(0))
+            });
+            let _ = writeln!(
+                o,
+                "  {:<26} {:>10} {:>10} {:>9} {:>7} {:>8} {:>8} {:>10}   {} {}",
+                src,
+                st.received,
+                st.parsed,
+                st.unparsed,
+                st.truncated,
+                "",
+                "",
+                human_bytes(st.bytes),
+                st.hostname.as_deref().unwrap_or("-"),
+                seen
+            );
+        }
+    }
+    o
+}

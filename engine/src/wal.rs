@@ -1,0 +1,397 @@
+//! Write-ahead log: batches of events made durable before anything else sees them.
+//!
+//! On-disk format and crash semantics are described in `engine/WAL.md`. In short: segment
+//! files `wal-<first position>.log` hold records
+//! `magic:u32 | len:u32 | crc32(pos ‖ payload):u32 | pos:u64 | payload[len]` (little endian),
+//! one record per batch, positions increasing by one. A record is durable once
+//! [`Wal::append`] returns (the segment was `fdatasync`ed). On open, a torn or corrupt tail of
+//! the last segment is cut off; a corrupt record inside an older segment ends that segment
+//! and is reported.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use canh_core::Batch;
+
+/// Marks the start of a record ("CNHW").
+const MAGIC: u32 = 0x574E_4843;
+const HEADER_LEN: usize = 4 + 4 + 4 + 8;
+/// A segment is closed and a new one started past this size.
+pub const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+/// Largest record accepted when reading (a batch is at most a few MiB; anything larger is
+/// corruption, and refusing it keeps a damaged length from allocating without bound).
+pub const MAX_RECORD_BYTES: usize = 256 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WalError {
+    #[error("write-ahead log {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("write-ahead log record {pos} in {path}: cannot decode batch: {msg}")]
+    Decode {
+        path: PathBuf,
+        pos: u64,
+        msg: String,
+    },
+    #[error("cannot encode batch: {0}")]
+    Encode(String),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> WalError + '_ {
+    move |source| WalError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// What [`Wal::open`] found on disk.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    pub segments: usize,
+    pub records: u64,
+    /// Bytes cut off the end of the last segment (a write that never completed).
+    pub torn_bytes: u64,
+    /// Corrupt records found inside older segments (the rest of such a segment is skipped).
+    pub corrupt_segments: Vec<PathBuf>,
+}
+
+/// A record read back from the log.
+#[derive(Debug)]
+pub struct Record {
+    pub pos: u64,
+    pub payload: Vec<u8>,
+}
+
+pub struct Wal {
+    dir: PathBuf,
+    /// (first position, path) of every segment, oldest first; the last is being written.
+    segments: Vec<(u64, PathBuf)>,
+    file: File,
+    file_len: u64,
+    next_pos: u64,
+    buf: Vec<u8>,
+}
+
+impl Wal {
+    /// Opens (or creates) the log in `dir`, repairs a torn tail and returns the records to
+    /// replay through `replay` in order.
+    pub fn open(dir: &Path, mut replay: impl FnMut(Record)) -> Result<(Wal, Recovery), WalError> {
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let mut segments = list_segments(dir)?;
+        let mut rec = Recovery {
+            segments: segments.len(),
+            ..Recovery::default()
+        };
+        let mut next_pos = segments.first().map_or(1, |s| s.0);
+        let count = segments.len();
+        for (k, (_, path)) in segments.iter().enumerate() {
+            let last = k + 1 == count;
+            let (valid_len, file_len, ok) = scan_segment(path, |r| {
+                next_pos = r.pos + 1;
+                rec.records += 1;
+                replay(r);
+            })?;
+            if !ok {
+                if last {
+                    rec.torn_bytes = file_len - valid_len;
+                    let f = OpenOptions::new()
+                        .write(true)
+                        .open(path)
+                        .map_err(io_err(path))?;
+                    f.set_len(valid_len).map_err(io_err(path))?;
+                    f.sync_all().map_err(io_err(path))?;
+                } else {
+                    rec.corrupt_segments.push(path.clone());
+                }
+            }
+        }
+        if segments.is_empty() {
+            segments.push((next_pos, segment_path(dir, next_pos)));
+        }
+        let (_, path) = segments.last().expect("one segment").clone();
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        let file_len = file.metadata().map_err(io_err(&path))?.len();
+        sync_dir(dir)?;
+        Ok((
+            Wal {
+                dir: dir.to_owned(),
+                segments,
+                file,
+                file_len,
+                next_pos,
+                buf: Vec::new(),
+            },
+            rec,
+        ))
+    }
+
+    /// The position the next record will get.
+    pub fn next_pos(&self) -> u64 {
+        self.next_pos
+    }
+
+    /// Encodes, writes and fsyncs one batch; returns its position. Durable on return.
+    pub fn append(&mut self, batch: &Batch) -> Result<u64, WalError> {
+        let payload = postcard::to_allocvec(batch).map_err(|e| WalError::Encode(e.to_string()))?;
+        self.append_bytes(&payload)
+    }
+
+    pub fn append_bytes(&mut self, payload: &[u8]) -> Result<u64, WalError> {
+        if self.file_len >= SEGMENT_BYTES {
+            self.roll()?;
+        }
+        let pos = self.next_pos;
+        self.buf.clear();
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&pos.to_le_bytes());
+        crc.update(payload);
+        self.buf.extend_from_slice(&MAGIC.to_le_bytes());
+        self.buf
+            .extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        self.buf.extend_from_slice(&crc.finalize().to_le_bytes());
+        self.buf.extend_from_slice(&pos.to_le_bytes());
+        self.buf.extend_from_slice(payload);
+        let path = &self.segments.last().expect("one segment").1;
+        self.file.write_all(&self.buf).map_err(io_err(path))?;
+        self.file.sync_data().map_err(io_err(path))?;
+        self.file_len += self.buf.len() as u64;
+        self.next_pos += 1;
+        Ok(pos)
+    }
+
+    fn roll(&mut self) -> Result<(), WalError> {
+        let path = segment_path(&self.dir, self.next_pos);
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        sync_dir(&self.dir)?;
+        self.file = file;
+        self.file_len = 0;
+        self.segments.push((self.next_pos, path));
+        Ok(())
+    }
+
+    /// Deletes segments whose every record is at or below `pos` (indexed and committed).
+    /// The segment being written is never deleted. Returns how many were removed.
+    pub fn truncate_through(&mut self, pos: u64) -> Result<usize, WalError> {
+        let mut removed = 0;
+        // segment k holds [first_k, first_{k+1}); removable when first_{k+1} <= pos + 1
+        while self.segments.len() > 1 && self.segments[1].0 <= pos + 1 {
+            let (_, path) = self.segments.remove(0);
+            fs::remove_file(&path).map_err(io_err(&path))?;
+            removed += 1;
+        }
+        if removed > 0 {
+            sync_dir(&self.dir)?;
+        }
+        Ok(removed)
+    }
+
+    /// Bytes on disk across all segments.
+    pub fn disk_bytes(&self) -> u64 {
+        self.segments
+            .iter()
+            .filter_map(|(_, p)| fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+}
+
+/// Decodes a record's payload into a batch.
+pub fn decode(path_hint: &Path, r: &Record) -> Result<Batch, WalError> {
+    postcard::from_bytes(&r.payload).map_err(|e| WalError::Decode {
+        path: path_hint.to_owned(),
+        pos: r.pos,
+        msg: e.to_string(),
+    })
+}
+
+fn segment_path(dir: &Path, first: u64) -> PathBuf {
+    dir.join(format!("wal-{first:020}.log"))
+}
+
+fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, WalError> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).map_err(io_err(dir))? {
+        let e = e.map_err(io_err(dir))?;
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(n) = name
+            .strip_prefix("wal-")
+            .and_then(|s| s.strip_suffix(".log"))
+        {
+            if let Ok(first) = n.parse::<u64>() {
+                out.push((first, e.path()));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Reads every valid record of a segment. Returns (valid length, file length, clean end).
+fn scan_segment(path: &Path, mut f: impl FnMut(Record)) -> Result<(u64, u64, bool), WalError> {
+    let file = File::open(path).map_err(io_err(path))?;
+    let file_len = file.metadata().map_err(io_err(path))?.len();
+    let mut r = BufReader::with_capacity(1 << 20, file);
+    let mut valid = 0u64;
+    let mut header = [0u8; HEADER_LEN];
+    loop {
+        if valid == file_len {
+            return Ok((valid, file_len, true));
+        }
+        if read_full(&mut r, &mut header).map_err(io_err(path))? < HEADER_LEN {
+            return Ok((valid, file_len, false));
+        }
+        let magic = u32::from_le_bytes(header[0..4].try_into().expect("4 bytes"));
+        let len = u32::from_le_bytes(header[4..8].try_into().expect("4 bytes")) as usize;
+        let crc = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes"));
+        let pos = u64::from_le_bytes(header[12..20].try_into().expect("8 bytes"));
+        if magic != MAGIC || len > MAX_RECORD_BYTES || valid + (HEADER_LEN + len) as u64 > file_len
+        {
+            return Ok((valid, file_len, false));
+        }
+        let mut payload = vec![0u8; len];
+        if read_full(&mut r, &mut payload).map_err(io_err(path))? < len {
+            return Ok((valid, file_len, false));
+        }
+        let mut h = crc32fast::Hasher::new();
+        h.update(&pos.to_le_bytes());
+        h.update(&payload);
+        if h.finalize() != crc {
+            return Ok((valid, file_len, false));
+        }
+        valid += (HEADER_LEN + len) as u64;
+        f(Record { pos, payload });
+    }
+}
+
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), WalError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
+}
+
+/// Used by tests to damage a log on purpose.
+#[doc(hidden)]
+pub fn last_segment(dir: &Path) -> Option<PathBuf> {
+    list_segments(dir).ok()?.pop().map(|s| s.1)
+}
+
+#[doc(hidden)]
+pub fn append_garbage(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut f = OpenOptions::new().append(true).open(path)?;
+    f.seek(SeekFrom::End(0))?;
+    f.write_all(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(dir: &Path) -> (Wal, Vec<Record>, Recovery) {
+        let mut got = Vec::new();
+        let (w, r) = Wal::open(dir, |rec| got.push(rec)).unwrap();
+        (w, got, r)
+    }
+
+    #[test]
+    fn append_reopen_replay() {
+        let d = tempfile::tempdir().unwrap();
+        let (mut w, got, _) = open(d.path());
+        assert!(got.is_empty());
+        assert_eq!(w.append_bytes(b"one").unwrap(), 1);
+        assert_eq!(w.append_bytes(b"two").unwrap(), 2);
+        drop(w);
+        let (mut w, got, rec) = open(d.path());
+        assert_eq!(
+            got.iter()
+                .map(|r| (r.pos, r.payload.clone()))
+                .collect::<Vec<_>>(),
+            vec![(1, b"one".to_vec()), (2, b"two".to_vec())]
+        );
+        assert_eq!(rec.records, 2);
+        assert_eq!(w.append_bytes(b"three").unwrap(), 3);
+    }
+
+    #[test]
+    fn torn_tail_is_cut_and_positions_continue() {
+        let d = tempfile::tempdir().unwrap();
+        let (mut w, _, _) = open(d.path());
+        w.append_bytes(b"ok").unwrap();
+        drop(w);
+        let seg = last_segment(d.path()).unwrap();
+        // a header promising more bytes than were written, as after a crash mid-write
+        let mut torn = MAGIC.to_le_bytes().to_vec();
+        torn.extend_from_slice(&100u32.to_le_bytes());
+        torn.extend_from_slice(&[0; 9]);
+        append_garbage(&seg, &torn).unwrap();
+        let (mut w, got, rec) = open(d.path());
+        assert_eq!(got.len(), 1);
+        assert_eq!(rec.torn_bytes, torn.len() as u64);
+        assert_eq!(w.append_bytes(b"next").unwrap(), 2);
+        drop(w);
+        let (_, got, rec) = open(d.path());
+        assert_eq!(got.len(), 2);
+        assert_eq!(rec.torn_bytes, 0);
+    }
+
+    #[test]
+    fn flipped_byte_stops_replay_at_that_record() {
+        let d = tempfile::tempdir().unwrap();
+        let (mut w, _, _) = open(d.path());
+        for k in 0..5u8 {
+            w.append_bytes(&[k; 10]).unwrap();
+        }
+        drop(w);
+        let seg = last_segment(d.path()).unwrap();
+        let mut bytes = fs::read(&seg).unwrap();
+        let third = 2 * (HEADER_LEN + 10) + HEADER_LEN + 3;
+        bytes[third] ^= 0xff;
+        fs::write(&seg, &bytes).unwrap();
+        let (_, got, rec) = open(d.path());
+        assert_eq!(got.len(), 2);
+        assert!(rec.torn_bytes > 0);
+    }
+
+    #[test]
+    fn truncation_keeps_the_live_segment() {
+        let d = tempfile::tempdir().unwrap();
+        let (mut w, _, _) = open(d.path());
+        w.append_bytes(b"a").unwrap();
+        w.roll().unwrap();
+        w.append_bytes(b"b").unwrap();
+        w.roll().unwrap();
+        w.append_bytes(b"c").unwrap();
+        assert_eq!(w.segment_count(), 3);
+        assert_eq!(w.truncate_through(1).unwrap(), 1);
+        assert_eq!(w.truncate_through(3).unwrap(), 1);
+        assert_eq!(w.segment_count(), 1);
+        drop(w);
+        let (_, got, _) = open(d.path());
+        assert_eq!(got.iter().map(|r| r.pos).collect::<Vec<_>>(), vec![3]);
+    }
+}
