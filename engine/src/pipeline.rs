@@ -304,9 +304,9 @@ fn wal_loop(
                 Ok(_) => truncated_through = committed,
                 Err(e) => warn!(error = %e, "WAL truncation failed"),
             }
-            c.wal_segments.store(wal.segment_count() as u64, Relaxed);
-            c.wal_disk_bytes.store(wal.disk_bytes(), Relaxed);
         }
+        c.wal_segments.store(wal.segment_count() as u64, Relaxed);
+        c.wal_disk_bytes.store(wal.disk_bytes(), Relaxed);
     }
 }
 

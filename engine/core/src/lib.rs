@@ -157,7 +157,7 @@ impl From<f64> for Value {
 
 /// Something a parser noticed about a record. A record with warnings is still kept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum ParseWarning {
     /// The record matched no known layout; it is kept whole as `message`.
     Unparsed { reason: String },

@@ -84,7 +84,7 @@ impl CanhSchema {
                     .set_tokenizer(tokenizer::KEYWORD)
                     .set_index_option(IndexRecordOption::Basic),
             )
-            .set_fast(tokenizer::KEYWORD);
+            .set_fast("raw");
         let text = TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
                 .set_tokenizer(tokenizer::TEXT)
@@ -632,4 +632,102 @@ fn reader(index: &Index, day: NaiveDate) -> Result<tantivy::IndexReader, IndexEr
             path: day.to_string().into(),
             source,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use canh_core::{Dataset, Origin};
+    use chrono::TimeZone;
+
+    fn ev(msg: &str, host: &str, secs: i64) -> Event {
+        let t = Utc.timestamp_opt(1_764_000_000 + secs, 0).unwrap();
+        let mut e = Event::new(
+            Dataset::Syslog,
+            Origin::new("test", None),
+            t,
+            msg.as_bytes().to_vec(),
+        );
+        e.set(field::MESSAGE, msg);
+        e.set(field::HOST_HOSTNAME, host);
+        e.set(
+            field::SOURCE_IP,
+            "203.0.113.5".parse::<std::net::IpAddr>().unwrap(),
+        );
+        e.set(field::PROCESS_PID, 42i64);
+        e.set("srcip", "10.1.1.1");
+        e
+    }
+
+    fn req(q: &str) -> SearchRequest {
+        SearchRequest {
+            query: q.into(),
+            from: None,
+            to: None,
+            limit: 10,
+        }
+    }
+
+    #[test]
+    fn index_search_and_exactly_once() {
+        let d = tempfile::tempdir().unwrap();
+        let mut ix = DayIndexes::new(d.path(), 1);
+        assert_eq!(
+            ix.add(&ev("Đăng nhập thất bại", "Web01", 0), 1).unwrap(),
+            Added::Indexed
+        );
+        assert_eq!(
+            ix.add(&ev("Failed password for root", "db02", 1), 2)
+                .unwrap(),
+            Added::Indexed
+        );
+        ix.commit(2).unwrap();
+        // a replay of position 2 is recognised as already committed
+        assert_eq!(
+            ix.add(&ev("Failed password for root", "db02", 1), 2)
+                .unwrap(),
+            Added::AlreadyCommitted
+        );
+        ix.close(2).unwrap();
+        let mut ix = DayIndexes::new(d.path(), 1);
+        assert_eq!(
+            ix.add(&ev("again", "db02", 2), 2).unwrap(),
+            Added::AlreadyCommitted
+        );
+        assert_eq!(ix.add(&ev("new", "db02", 3), 3).unwrap(), Added::Indexed);
+        ix.close(3).unwrap();
+
+        let r = Reader::open(d.path()).unwrap();
+        let count = |q: &str| r.count(&req(q)).unwrap();
+        assert_eq!(count("*"), 3);
+        assert_eq!(count("\"ĐĂNG NHẬP\""), 1);
+        assert_eq!(count("đăng"), 1);
+        assert_eq!(count("message:\"failed password\""), 1);
+        assert_eq!(count("host.hostname:web01"), 1);
+        assert_eq!(count("source.ip:203.0.113.5 AND event.dataset:syslog"), 3);
+        assert_eq!(count("srcip:10.1.1.1"), 3);
+        assert_eq!(count("process.pid:42"), 3);
+        let hits = r.search(&req("*")).unwrap();
+        assert_eq!(hits[0]["message"], "new");
+        assert_eq!(hits[2]["host.hostname"], "Web01");
+        let from = Utc.timestamp_opt(1_764_000_001, 0).unwrap();
+        let windowed = SearchRequest {
+            from: Some(from),
+            ..req("*")
+        };
+        assert_eq!(r.count(&windowed).unwrap(), 2);
+    }
+
+    #[test]
+    fn bad_query_is_a_query_error() {
+        let d = tempfile::tempdir().unwrap();
+        let mut ix = DayIndexes::new(d.path(), 1);
+        ix.add(&ev("x", "h", 0), 1).unwrap();
+        ix.close(1).unwrap();
+        let r = Reader::open(d.path()).unwrap();
+        assert!(matches!(
+            r.count(&req("message:(unclosed")),
+            Err(IndexError::Query { .. })
+        ));
+    }
 }
