@@ -1,0 +1,861 @@
+//! End-to-end tests: the real `canh` binary, real sockets, real clients (`logger`, rsyslog
+//! with TLS, openssl), real files. One test binary for the engine crate.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Longest a test waits for something asynchronous (indexing, a status update) to show.
+const WAIT: Duration = Duration::from_secs(60);
+
+fn canh() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_canh"));
+    c.env_remove("CANH_DATA").env("NO_COLOR", "1");
+    c
+}
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// A running `canh up`, killed on drop.
+struct Engine {
+    child: Child,
+    data: PathBuf,
+    /// URL → bound address, as printed by `canh up`.
+    bound: Vec<(String, SocketAddr)>,
+    api: SocketAddr,
+}
+
+impl Engine {
+    fn start(data: &Path, extra: &[&str]) -> Engine {
+        let mut cmd = canh();
+        cmd.arg("up")
+            .arg("--data")
+            .arg(data)
+            .args(["--api", "127.0.0.1:0"])
+            .args(extra);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::from(
+            std::fs::File::create(data.with_extension("stderr.log")).unwrap(),
+        ));
+        let mut child = cmd.spawn().expect("spawn canh up");
+        let out = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(out).lines();
+        let mut bound = Vec::new();
+        let api;
+        loop {
+            let line = match lines.next() {
+                Some(Ok(l)) => l,
+                _ => {
+                    let err = std::fs::read_to_string(data.with_extension("stderr.log"))
+                        .unwrap_or_default();
+                    panic!("canh up exited before listening: {err}");
+                }
+            };
+            if let Some(rest) = line.strip_prefix("listening syslog ") {
+                // "udp://127.0.0.1:0 (bound 127.0.0.1:43567)"
+                let (url, b) = rest.split_once(" (bound ").unwrap();
+                bound.push((url.to_owned(), b.trim_end_matches(')').parse().unwrap()));
+            }
+            if let Some(rest) = line.strip_prefix("listening api http://") {
+                api = rest.split_whitespace().next().unwrap().parse().unwrap();
+                break;
+            }
+        }
+        // keep draining stdout so the engine never blocks on a full pipe
+        std::thread::spawn(move || for _ in lines {});
+        // the first status snapshot follows the listening lines
+        let t = Instant::now();
+        let pid = u64::from(child.id());
+        while t.elapsed() < WAIT {
+            let s = std::fs::read(data.join("status.json")).ok();
+            let v: Option<serde_json::Value> = s.and_then(|b| serde_json::from_slice(&b).ok());
+            if v.is_some_and(|v| v["pid"] == pid) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Engine {
+            child,
+            data: data.to_owned(),
+            bound,
+            api,
+        }
+    }
+
+    fn addr(&self, scheme: &str) -> SocketAddr {
+        self.bound
+            .iter()
+            .find(|(u, _)| u.starts_with(scheme))
+            .unwrap_or_else(|| panic!("no {scheme} listener"))
+            .1
+    }
+
+    fn kill9(&mut self) {
+        self.child.kill().unwrap(); // SIGKILL
+        self.child.wait().unwrap();
+    }
+
+    fn stop(&mut self) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let t = Instant::now();
+        while t.elapsed() < WAIT {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                assert!(st.success(), "canh up exited with {st}");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("canh up did not stop after SIGTERM");
+    }
+
+    fn status(&self) -> serde_json::Value {
+        let o = canh()
+            .args(["status", "--json", "--data"])
+            .arg(&self.data)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "status: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_slice(&o.stdout).unwrap()
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn search(data: &Path, args: &[&str]) -> Output {
+    canh()
+        .arg("search")
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .output()
+        .unwrap()
+}
+
+fn count(data: &Path, q: &str) -> u64 {
+    let o = search(data, &[q, "--count"]);
+    assert!(
+        o.status.success(),
+        "search {q}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
+}
+
+/// Waits until `canh search QUERY --count` reaches `want` (bounded by [`WAIT`]).
+fn wait_count(data: &Path, q: &str, want: u64) -> u64 {
+    let t = Instant::now();
+    loop {
+        let n = count(data, q);
+        if n >= want || t.elapsed() > WAIT {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn logger(args: &[&str]) {
+    let st = Command::new("logger")
+        .args(args)
+        .status()
+        .expect("run logger");
+    assert!(st.success(), "logger {args:?} failed");
+}
+
+#[test]
+fn logger_over_tcp_and_udp_is_found_by_search() {
+    if !have("logger") {
+        println!("skipped: logger not installed");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let eng = Engine::start(
+        &data,
+        &[
+            "--syslog",
+            "udp://127.0.0.1:0",
+            "--syslog",
+            "tcp://127.0.0.1:0",
+        ],
+    );
+    let tcp = eng.addr("tcp").port().to_string();
+    let udp = eng.addr("udp").port().to_string();
+    logger(&[
+        "--rfc5424",
+        "--tcp",
+        "--octet-count",
+        "-n",
+        "127.0.0.1",
+        "-P",
+        &tcp,
+        "-t",
+        "sshd",
+        "-p",
+        "auth.info",
+        "--msgid",
+        "ID47",
+        "--sd-id",
+        "exampleSDID@32473",
+        "--sd-param",
+        "iut=\"3\"",
+        "Failed password for invalid user admin from 203.0.113.5 port 4242 ssh2",
+    ]);
+    logger(&[
+        "--rfc3164",
+        "--tcp",
+        "-n",
+        "127.0.0.1",
+        "-P",
+        &tcp,
+        "-t",
+        "app",
+        "Đăng nhập thất bại lf3164marker",
+    ]);
+    logger(&[
+        "--rfc5424",
+        "--udp",
+        "-n",
+        "127.0.0.1",
+        "-P",
+        &udp,
+        "-p",
+        "local0.warning",
+        "udp5424marker",
+    ]);
+    logger(&[
+        "--rfc3164",
+        "--udp",
+        "-n",
+        "127.0.0.1",
+        "-P",
+        &udp,
+        "udp3164marker",
+    ]);
+
+    assert_eq!(wait_count(&data, "*", 4), 4);
+    // ECS names as written
+    assert_eq!(
+        count(&data, "source.ip:203.0.113.5 AND event.dataset:syslog"),
+        1
+    );
+    assert_eq!(count(&data, "user.name:admin AND event.outcome:failure"), 1);
+    assert_eq!(count(&data, "log.syslog.msgid:ID47"), 1);
+    assert_eq!(
+        count(&data, "log.syslog.structured_data.exampleSDID@32473.iut:3"),
+        1
+    );
+    assert_eq!(
+        count(&data, "log.syslog.severity.name:warning AND udp5424marker"),
+        1
+    );
+    // Vietnamese, case-folded, as a phrase
+    assert_eq!(count(&data, "\"ĐĂNG NHẬP\""), 1);
+    assert_eq!(count(&data, "udp3164marker"), 1);
+    assert_eq!(count(&data, "lf3164marker AND process.name:app"), 1);
+    let o = search(&data, &["udp5424marker", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["log.syslog.facility.name"], "local0");
+    assert_eq!(v["event.dataset"], "syslog");
+    assert!(
+        v["event.original"]
+            .as_str()
+            .unwrap()
+            .contains("udp5424marker")
+    );
+    // human output and the time window
+    let o = search(&data, &["lf3164marker", "--since", "1h"]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("app:"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(
+            &search(
+                &data,
+                &["*", "--from", "2000-01-01", "--to", "2000-01-02", "--count"]
+            )
+            .stdout
+        )
+        .trim(),
+        "0"
+    );
+
+    let st = eng.status();
+    assert_eq!(st["running"], true);
+    let listeners = st["listeners"].as_array().unwrap();
+    let tcp_l = listeners
+        .iter()
+        .find(|l| l["url"].as_str().unwrap().starts_with("tcp"))
+        .unwrap();
+    assert_eq!(tcp_l["received"], 2);
+    assert_eq!(tcp_l["parsed"], 2);
+    assert!(st["pipeline"]["wal_events_durable"].as_u64().unwrap() >= 4);
+}
+
+#[test]
+fn api_needs_the_token_except_health() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let eng = Engine::start(&data, &["--syslog", "tcp://127.0.0.1:0"]);
+    let token = std::fs::read_to_string(data.join("api.token"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let get = |path: &str, auth: Option<&str>| -> String {
+        let mut s = TcpStream::connect(eng.api).unwrap();
+        let auth = auth
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut s, &mut out).unwrap();
+        out
+    };
+    assert!(get("/health", None).starts_with("HTTP/1.1 200"));
+    assert!(get("/metrics", None).starts_with("HTTP/1.1 401"));
+    assert!(get("/metrics", Some("wrong")).starts_with("HTTP/1.1 401"));
+    assert!(get("/api/v1/status", None).starts_with("HTTP/1.1 401"));
+    let m = get("/metrics", Some(&token));
+    assert!(m.starts_with("HTTP/1.1 200"), "{m}");
+    assert!(m.contains("canh_wal_durable_events_total"));
+    assert!(m.contains("canh_syslog_received_events_total{listener=\"tcp://"));
+    assert!(get("/api/v1/status", Some(&token)).contains("\"pipeline\""));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(data.join("api.token"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+}
+
+/// Sends `n` numbered RFC 5424 messages over one TCP connection, LF framed.
+fn send_numbered(addr: SocketAddr, tag: &str, range: std::ops::Range<u32>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let mut buf = Vec::new();
+    for k in range {
+        writeln!(
+            buf,
+            "<134>1 2026-11-25T10:00:00.000+07:00 web01 app {k} - - {tag} seq{k}"
+        )
+        .unwrap();
+        if buf.len() > 64 * 1024 {
+            s.write_all(&buf).unwrap();
+            buf.clear();
+        }
+    }
+    s.write_all(&buf).unwrap();
+    s.flush().unwrap();
+}
+
+fn wait_durable(eng: &Engine, want: u64) -> u64 {
+    let t = Instant::now();
+    loop {
+        let d = eng.status()["pipeline"]["wal_events_durable"]
+            .as_u64()
+            .unwrap();
+        if d >= want || t.elapsed() > WAIT {
+            return d;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Every `seqN` found for `tag`, checking none is there twice.
+fn unique_seqs(data: &Path, tag: &str) -> std::collections::BTreeSet<u32> {
+    let o = search(data, &[tag, "--json", "--limit", "100000"]);
+    assert!(o.status.success());
+    let mut seen = std::collections::BTreeSet::new();
+    for line in String::from_utf8_lossy(&o.stdout).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let msg = v["message"].as_str().unwrap();
+        let k: u32 = msg.rsplit("seq").next().unwrap().parse().unwrap();
+        assert!(seen.insert(k), "seq{k} indexed twice");
+    }
+    seen
+}
+
+#[test]
+fn kill_9_before_commit_loses_nothing_the_wal_had_and_indexes_nothing_twice() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    // a commit interval far longer than the test: only the WAL holds the events at the kill
+    let mut eng = Engine::start(
+        &data,
+        &[
+            "--syslog",
+            "tcp://127.0.0.1:0",
+            "--commit-interval-ms",
+            "60000",
+        ],
+    );
+    let n = 5000;
+    send_numbered(eng.addr("tcp"), "walcase", 0..n);
+    assert_eq!(wait_durable(&eng, u64::from(n)), u64::from(n));
+    assert_eq!(
+        count(&data, "walcase"),
+        0,
+        "nothing should be committed yet"
+    );
+    eng.kill9();
+
+    let mut eng = Engine::start(&data, &["--syslog", "tcp://127.0.0.1:0"]);
+    assert_eq!(wait_count(&data, "walcase", u64::from(n)), u64::from(n));
+    assert_eq!(eng.status()["pipeline"]["replayed_events"], u64::from(n));
+    eng.stop();
+    // a clean restart replays nothing new and duplicates nothing
+    let mut eng = Engine::start(&data, &["--syslog", "tcp://127.0.0.1:0"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(count(&data, "walcase"), u64::from(n));
+    assert_eq!(unique_seqs(&data, "walcase").len(), n as usize);
+    eng.stop();
+}
+
+#[test]
+fn kill_9_mid_stream_keeps_every_durable_event_exactly_once() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let mut eng = Engine::start(
+        &data,
+        &[
+            "--syslog",
+            "tcp://127.0.0.1:0",
+            "--commit-interval-ms",
+            "200",
+        ],
+    );
+    let addr = eng.addr("tcp");
+    let sender = std::thread::spawn(move || {
+        // several connections in a row; the last ones fail once the engine is gone
+        for c in 0..40u32 {
+            let r = std::panic::catch_unwind(|| {
+                send_numbered(addr, "midcase", c * 2000..(c + 1) * 2000)
+            });
+            if r.is_err() {
+                return c;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        40
+    });
+    // let some commits happen, then kill while data still flows
+    let durable_before = wait_durable(&eng, 6000);
+    assert!(durable_before >= 6000);
+    std::thread::sleep(Duration::from_millis(300));
+    let durable_at_kill = eng.status()["pipeline"]["wal_events_durable"]
+        .as_u64()
+        .unwrap();
+    eng.kill9();
+    let _ = sender.join();
+
+    let mut eng = Engine::start(&data, &["--syslog", "tcp://127.0.0.1:0"]);
+    let found = wait_count(&data, "midcase", durable_at_kill);
+    assert!(
+        found >= durable_at_kill,
+        "found {found} < {durable_at_kill} durable before the kill"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let seqs = unique_seqs(&data, "midcase");
+    assert_eq!(seqs.len() as u64, count(&data, "midcase"));
+    eng.stop();
+}
+
+#[test]
+fn rsyslog_forwards_over_tls_into_canh() {
+    for tool in ["rsyslogd", "openssl", "logger"] {
+        if !have(tool) {
+            println!("skipped: {tool} not installed");
+            return;
+        }
+    }
+    if !Path::new("/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so").exists()
+        && !Path::new("/usr/lib/rsyslog/lmnsd_gtls.so").exists()
+        && Command::new("sh")
+            .arg("-c")
+            .arg("ls /usr/lib/*/rsyslog/lmnsd_gtls.so")
+            .output()
+            .map_or(true, |o| !o.status.success())
+    {
+        println!("skipped: rsyslog-gnutls not installed");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let st = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+        ])
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let data = dir.join("data");
+    let eng = Engine::start(
+        &data,
+        &[
+            "--syslog",
+            "tls://127.0.0.1:0",
+            "--tls-cert",
+            dir.join("cert.pem").to_str().unwrap(),
+            "--tls-key",
+            dir.join("key.pem").to_str().unwrap(),
+        ],
+    );
+    let tls_port = eng.addr("tls").port();
+    // rsyslog takes UDP on a free port and forwards octet-counted over TLS
+    let udp_port = {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.local_addr().unwrap().port()
+    };
+    let conf = format!(
+        r#"global(workDirectory="{dir}" DefaultNetstreamDriverCAFile="{dir}/cert.pem")
+module(load="imudp")
+input(type="imudp" address="127.0.0.1" port="{udp_port}")
+action(type="omfwd" target="127.0.0.1" port="{tls_port}" protocol="tcp" TCP_Framing="octet-counted"
+       template="RSYSLOG_SyslogProtocol23Format" StreamDriver="gtls" StreamDriverMode="1"
+       StreamDriverAuthMode="x509/name" StreamDriverPermittedPeers="localhost")
+"#,
+        dir = dir.display()
+    );
+    std::fs::write(dir.join("rsyslog.conf"), conf).unwrap();
+    let mut rsyslog = Command::new("rsyslogd")
+        .args(["-n", "-f"])
+        .arg(dir.join("rsyslog.conf"))
+        .arg("-i")
+        .arg(dir.join("rsyslogd.pid"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let port = udp_port.to_string();
+    for k in 0..20 {
+        logger(&[
+            "--rfc3164",
+            "--udp",
+            "-n",
+            "127.0.0.1",
+            "-P",
+            &port,
+            "-t",
+            "sshd",
+            &format!("Invalid user tlsuser{k} from 198.51.100.7 port 22"),
+        ]);
+    }
+    let n = wait_count(&data, "source.ip:198.51.100.7", 20);
+    let _ = rsyslog.kill();
+    let _ = rsyslog.wait();
+    assert_eq!(n, 20);
+    // rsyslog counts its LF inside the octet count; the message must not keep it
+    let o = search(&data, &["tlsuser3", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["message"],
+        "Invalid user tlsuser3 from 198.51.100.7 port 22"
+    );
+    assert_eq!(v["user.name"], "tlsuser3");
+    assert!(v["canh.listener"].as_str().unwrap().starts_with("tls://"));
+}
+
+#[test]
+fn tls_listener_with_client_ca_refuses_clients_without_a_certificate() {
+    if !have("openssl") {
+        println!("skipped: openssl not installed");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let ssl = |args: &[&str]| {
+        let st = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stderr(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "openssl {args:?}");
+    };
+    ssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=canh-test-ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    ssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "cert.pem",
+    ]);
+    ssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=agency-fw",
+        "-keyout",
+        "client.key",
+        "-out",
+        "client.csr",
+    ]);
+    std::fs::write(
+        dir.join("client.ext"),
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n",
+    )
+    .unwrap();
+    ssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "client.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "client.ext",
+        "-out",
+        "client.pem",
+    ]);
+    let data = dir.join("data");
+    let eng = Engine::start(
+        &data,
+        &[
+            "--syslog",
+            "tls://127.0.0.1:0",
+            "--tls-cert",
+            dir.join("cert.pem").to_str().unwrap(),
+            "--tls-key",
+            dir.join("key.pem").to_str().unwrap(),
+            "--tls-client-ca",
+            dir.join("ca.pem").to_str().unwrap(),
+        ],
+    );
+    let port = eng.addr("tls").port().to_string();
+    let send = |cert: Option<(&str, &str)>, msg: &str| {
+        let mut c = Command::new("openssl");
+        c.args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-CAfile",
+            "cert.pem",
+            "-quiet",
+            "-no_ign_eof",
+        ])
+        .current_dir(dir);
+        if let Some((crt, key)) = cert {
+            c.args(["-cert", crt, "-key", key]);
+        }
+        let mut ch = c
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let framed = format!("{} {}", msg.len(), msg);
+        let _ = ch.stdin.take().unwrap().write_all(framed.as_bytes());
+        let _ = ch.wait();
+    };
+    send(None, "<13>1 - host app - - - nocertmarker");
+    send(
+        Some(("client.pem", "client.key")),
+        "<13>1 - host app - - - withcertmarker",
+    );
+    assert_eq!(wait_count(&data, "withcertmarker", 1), 1);
+    assert_eq!(count(&data, "nocertmarker"), 0);
+    let st = eng.status();
+    assert!(
+        st["listeners"][0]["tls_handshake_failures"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+}
+
+#[test]
+fn ingest_files_then_search() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/syslog/mixed.log");
+    let lines = std::fs::read_to_string(&fixture)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count() as u64;
+    let o = canh()
+        .arg("ingest")
+        .arg(&fixture)
+        .arg("--data")
+        .arg(&data)
+        .args(["--timezone", "+07:00"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(&format!("{lines} events")),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(count(&data, "*"), lines);
+    assert_eq!(
+        count(&data, "canh.unparsed:true"),
+        1,
+        "the garbage line is kept, not dropped"
+    );
+    assert_eq!(
+        count(&data, "observer.vendor:Fortinet AND srcip:10.10.1.20"),
+        1
+    );
+    assert_eq!(count(&data, "user.effective.name:root"), 1);
+    assert_eq!(count(&data, "cef.device_vendor:Security"), 1);
+    // ingesting again doubles the count: ingest is not idempotent by design (files are not ids)
+    let o = canh()
+        .arg("ingest")
+        .arg(&fixture)
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert_eq!(count(&data, "*"), 2 * lines);
+}
+
+#[test]
+fn usage_and_config_errors_exit_2_runtime_errors_exit_1() {
+    let d = tempfile::tempdir().unwrap();
+    let bad = d.path().join("bad.toml");
+    std::fs::write(&bad, "retension_days = 3\n").unwrap();
+    let o = canh().args(["up", "--config"]).arg(&bad).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("bad.toml:1"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = canh()
+        .args(["up", "--syslog", "ftp://x:1", "--data"])
+        .arg(d.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("syslog[0]"));
+    let o = canh()
+        .args(["search", "x", "--since", "yesterday-ish", "--data"])
+        .arg(d.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let o = canh().args(["frobnicate"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let o = canh()
+        .args(["search", "x", "--data"])
+        .arg(d.path().join("missing"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no such data folder"));
+    let o = canh()
+        .args(["status", "--data"])
+        .arg(d.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    // a busy port is a runtime failure naming the listener
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("tcp://{}", busy.local_addr().unwrap());
+    let o = canh()
+        .args(["up", "--api", "127.0.0.1:0", "--syslog", &url, "--data"])
+        .arg(d.path().join("d2"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(&url),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn a_second_engine_on_the_same_data_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let _eng = Engine::start(&data, &["--syslog", "tcp://127.0.0.1:0"]);
+    let o = canh()
+        .args([
+            "up",
+            "--api",
+            "127.0.0.1:0",
+            "--syslog",
+            "tcp://127.0.0.1:0",
+            "--data",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("in use by another canh process"));
+}
