@@ -105,10 +105,10 @@ impl ListenerStats {
             if o.truncated {
                 agg.truncated += 1;
             }
-            if let Some(h) = o.hostname {
-                if agg.hostname.as_deref() != Some(h) {
-                    agg.hostname = Some(h.to_owned());
-                }
+            if let Some(h) = o.hostname
+                && agg.hostname.as_deref() != Some(h)
+            {
+                agg.hostname = Some(h.to_owned());
             }
         }
         if agg.received == 0 {

@@ -224,10 +224,10 @@ impl Config {
                     ("tls.key", Some(&key)),
                     ("tls.client_ca", client_ca.as_ref()),
                 ] {
-                    if let Some(p) = p {
-                        if let Err(e) = std::fs::metadata(p) {
-                            errs.push(format!("{name}: {}: {e}", p.display()));
-                        }
+                    if let Some(p) = p
+                        && let Err(e) = std::fs::metadata(p)
+                    {
+                        errs.push(format!("{name}: {}: {e}", p.display()));
                     }
                 }
                 Some(TlsPaths {

@@ -226,13 +226,10 @@ fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, WalError> {
         let e = e.map_err(io_err(dir))?;
         let name = e.file_name();
         let Some(name) = name.to_str() else { continue };
-        if let Some(n) = name
-            .strip_prefix("wal-")
-            .and_then(|s| s.strip_suffix(".log"))
+        if let Some(n) = name.strip_prefix("wal-").and_then(|s| s.strip_suffix(".log"))
+            && let Ok(first) = n.parse::<u64>()
         {
-            if let Ok(first) = n.parse::<u64>() {
-                out.push((first, e.path()));
-            }
+            out.push((first, e.path()));
         }
     }
     out.sort();

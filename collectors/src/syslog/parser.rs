@@ -137,12 +137,12 @@ pub fn parse_header<'a>(input: &'a [u8], ctx: &ParseContext) -> Header<'a> {
             input
         }
     };
-    if h.pri.is_some() {
-        if let Ok((after, version)) = rfc5424_version(rest) {
-            h.version = Some(version);
-            rfc5424(after, ctx, &mut h);
-            return h;
-        }
+    if h.pri.is_some()
+        && let Ok((after, version)) = rfc5424_version(rest)
+    {
+        h.version = Some(version);
+        rfc5424(after, ctx, &mut h);
+        return h;
     }
     rfc3164(rest, ctx, &mut h);
     h
@@ -164,13 +164,10 @@ fn rfc5424_version(i: &[u8]) -> Res<'_, u16> {
 fn header_field(i: &[u8]) -> Res<'_, Option<&str>> {
     let (i, v) = take_while_m_n(1, MAX_HEADER_FIELD, is_print_us_ascii)(i)?;
     // the field must end at a space or at the end of the record
-    if let Some(&c) = i.first() {
-        if c != b' ' {
-            return Err(nom::Err::Error(nom::error::Error::new(
-                i,
-                nom::error::ErrorKind::Space,
-            )));
-        }
+    if let Some(&c) = i.first()
+        && c != b' '
+    {
+        return Err(nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Space)));
     }
     let i = i.get(1..).unwrap_or(i);
     if v == b"-" {
@@ -496,10 +493,10 @@ fn tag_pid(b: &[u8]) -> Option<(&str, Option<&str>, &[u8])> {
         let r = r.strip_prefix(b":").unwrap_or(r);
         return Some((tag, as_str(pid), strip_one_space(r)));
     }
-    if let Some(r) = rest.strip_prefix(b":") {
-        if r.is_empty() || r[0] == b' ' {
-            return Some((tag, None, strip_one_space(r)));
-        }
+    if let Some(r) = rest.strip_prefix(b":")
+        && (r.is_empty() || r[0] == b' ')
+    {
+        return Some((tag, None, strip_one_space(r)));
     }
     None
 }
@@ -528,12 +525,13 @@ fn rfc3164<'a>(mut i: &'a [u8], ctx: &ParseContext, h: &mut Header<'a>) {
     } else {
         // RFC 3339 stamp in a BSD layout (rsyslog's forward format)
         let n = i.iter().take_while(|c| **c != b' ').count();
-        if n >= 19 && i.get(4) == Some(&b'-') {
-            if let Some(ts) = parse_rfc3339(&i[..n], ctx.zone) {
-                h.timestamp = Some(ts);
-                stamped = true;
-                i = &i[n..];
-            }
+        if n >= 19
+            && i.get(4) == Some(&b'-')
+            && let Some(ts) = parse_rfc3339(&i[..n], ctx.zone)
+        {
+            h.timestamp = Some(ts);
+            stamped = true;
+            i = &i[n..];
         }
     }
     while let Some(r) = i.strip_prefix(b" ") {

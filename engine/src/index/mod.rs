@@ -617,7 +617,7 @@ impl Reader {
                 hits.push((t.map_or(i64::MIN, |t| t.into_timestamp_micros()), map));
             }
         }
-        hits.sort_by(|a, b| b.0.cmp(&a.0));
+        hits.sort_by_key(|h| std::cmp::Reverse(h.0));
         hits.truncate(limit);
         Ok(hits.into_iter().map(|h| h.1).collect())
     }
