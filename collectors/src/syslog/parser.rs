@@ -518,12 +518,13 @@ fn rfc3164<'a>(mut i: &'a [u8], ctx: &ParseContext, h: &mut Header<'a>) {
         i = &i[seq + 2..];
     }
     let mut stamped = false;
+    // an RFC 3339 stamp in a BSD layout: rsyslog's forward format, which always writes HOSTNAME
+    let mut forward_format = false;
     if let Some((ts, rest)) = bsd_timestamp(i, ctx) {
         h.timestamp = Some(ts);
         stamped = true;
         i = rest;
     } else {
-        // RFC 3339 stamp in a BSD layout (rsyslog's forward format)
         let n = i.iter().take_while(|c| **c != b' ').count();
         if n >= 19
             && i.get(4) == Some(&b'-')
@@ -531,6 +532,7 @@ fn rfc3164<'a>(mut i: &'a [u8], ctx: &ParseContext, h: &mut Header<'a>) {
         {
             h.timestamp = Some(ts);
             stamped = true;
+            forward_format = true;
             i = &i[n..];
         }
     }
@@ -554,12 +556,20 @@ fn rfc3164<'a>(mut i: &'a [u8], ctx: &ParseContext, h: &mut Header<'a>) {
         let n = i.iter().take_while(|c| **c != b' ').count();
         let word = &i[..n];
         if let Some(host) = hostname_token(word) {
-            // a lone word followed by a `TAG:` is the host; a lone word is message text
-            let after = strip_one_space(&i[n..]);
-            if n < i.len()
+            // a word followed by a `TAG:` is the host, and so is one followed by an empty TAG
+            // (two spaces) or written after an RFC 3339 stamp; a lone word is message text
+            let empty_tag = i[n..].starts_with(b"  ");
+            let after = if empty_tag {
+                trim_spaces(&i[n..])
+            } else {
+                strip_one_space(&i[n..])
+            };
+            if !after.is_empty()
                 && (tag_pid(after).is_some()
                     || cisco_code(after).is_some()
-                    || looks_like_host(word))
+                    || looks_like_host(word)
+                    || empty_tag
+                    || forward_format)
             {
                 h.hostname = Some(host);
                 i = after;
@@ -575,8 +585,36 @@ fn rfc3164<'a>(mut i: &'a [u8], ctx: &ParseContext, h: &mut Header<'a>) {
         h.app_name = Some(tag);
         h.proc_id = pid;
         i = rest;
+    } else if forward_format
+        && h.hostname.is_some()
+        && let Some((tag, rest)) = bare_tag(i)
+    {
+        // rsyslog forwards an RFC 5424 APP-NAME as a TAG without a colon: `host app msg`
+        h.app_name = Some(tag);
+        i = rest;
     }
     h.msg = i;
+}
+
+fn trim_spaces(b: &[u8]) -> &[u8] {
+    let n = b.iter().take_while(|c| **c == b' ').count();
+    &b[n..]
+}
+
+/// `TAG MSG` with no colon: a first word that can be a tag (no `:[]=`), then a space.
+fn bare_tag(b: &[u8]) -> Option<(&str, &[u8])> {
+    let n = b.iter().take_while(|c| **c != b' ').count();
+    if n == 0 || n > MAX_TAG_LEN || n == b.len() {
+        return None;
+    }
+    let word = &b[..n];
+    if !word
+        .iter()
+        .all(|c| is_print_us_ascii(*c) && !matches!(c, b':' | b'[' | b']' | b'='))
+    {
+        return None;
+    }
+    Some((as_str(word)?, &b[n + 1..]))
 }
 
 /// Host names with a dot, or an IP address: taken as the host even when no tag follows.
@@ -775,6 +813,44 @@ mod tests {
         let h = parse_header(b"<999>x", &ctx());
         assert_eq!(h.pri, None);
         assert_eq!(h.msg, b"<999>x");
+    }
+
+    #[test]
+    fn regression_host_before_empty_tag() {
+        // the sender left the TAG empty: `HOST  MSG` (syslog-loose parse_3164_no_tag, and
+        // loghub Linux line 899)
+        let h = parse_header(
+            b"<46>Jan  5 15:33:03 plertrood-ThinkPad-X220  [software=\"rsyslogd\"] start",
+            &ctx(),
+        );
+        assert_eq!(h.hostname, Some("plertrood-ThinkPad-X220"));
+        assert_eq!(h.app_name, None);
+        assert_eq!(h.msg, br#"[software="rsyslogd"] start"#);
+        let h = parse_header(b"Jul  7 08:06:15 combo  -- root[2421]: ROOT LOGIN", &ctx());
+        assert_eq!(h.hostname, Some("combo"));
+        assert_eq!(h.msg, b"-- root[2421]: ROOT LOGIN");
+        // a word followed by spaces only is still message text
+        let h = parse_header(b"<13>Nov 22 05:17:08 restart.  ", &ctx());
+        assert_eq!(h.hostname, None);
+    }
+
+    #[test]
+    fn regression_rsyslog_forward_format_tag_without_colon() {
+        // RSYSLOG_ForwardFormat of an RFC 5424 message: the TAG is APP-NAME, with no colon
+        let h = parse_header(
+            b"<13>2026-11-22T05:17:26.761196+00:00 vm app sd with escaped quote\n",
+            &ctx(),
+        );
+        assert_eq!(h.hostname, Some("vm"));
+        assert_eq!(h.app_name, Some("app"));
+        assert_eq!(h.msg, b"sd with escaped quote");
+        // with a PROCID the TAG is `app[42]`, also without a colon
+        let h = parse_header(b"<13>2026-11-22T05:17:26+00:00 vm app[42] hi", &ctx());
+        assert_eq!((h.hostname, h.app_name, h.proc_id), (Some("vm"), Some("app"), Some("42")));
+        assert_eq!(h.msg, b"hi");
+        // a BSD stamp keeps the conservative reading
+        let h = parse_header(b"<13>Nov 22 05:17:08 vm app sd with escaped quote", &ctx());
+        assert_eq!(h.hostname, None);
     }
 
     #[test]
