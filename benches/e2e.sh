@@ -9,6 +9,7 @@ N=${N:-2000000}
 CONNS=${CONNS:-4}
 CANH_CPUS=${CANH_CPUS:-0}
 GEN_CPU=${GEN_CPU:-1}
+CANH_ENV=${CANH_ENV:-CANH_BENCH=1}
 BIN=./target/release
 WORK=$(mktemp -d /tmp/canh-e2e.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
@@ -17,7 +18,7 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 
 echo "== canh up (cpus $CANH_CPUS) <- canh-loadgen (cpu $GEN_CPU): $N events over $CONNS connections"
 P=$(port)
-taskset -c "$CANH_CPUS" $BIN/canh up --data "$WORK/data" --syslog "tcp://127.0.0.1:$P" --api 127.0.0.1:0 \
+taskset -c "$CANH_CPUS" env $CANH_ENV $BIN/canh up --data "$WORK/data" --syslog "tcp://127.0.0.1:$P" --api 127.0.0.1:0 \
   > "$WORK/canh.out" 2> "$WORK/canh.err" &
 CANH=$!
 for _ in $(seq 100); do grep -q "listening api" "$WORK/canh.out" 2>/dev/null && break; sleep 0.1; done

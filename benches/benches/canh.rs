@@ -10,18 +10,33 @@ use chrono::{TimeZone, Utc};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 fn ctx() -> ParseContext {
-    ParseContext { received: Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap(), zone: "+07:00".parse().unwrap() }
+    ParseContext {
+        received: Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap(),
+        zone: "+07:00".parse().unwrap(),
+    }
 }
 
 fn inputs() -> Vec<(&'static str, Vec<Vec<u8>>)> {
     let mut v = vec![(
         "generated",
-        canh_benches::generated_lines(8192).into_iter().map(String::into_bytes).collect(),
+        canh_benches::generated_lines(8192)
+            .into_iter()
+            .map(String::into_bytes)
+            .collect(),
     )];
     let corpora = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpora/loghub-syslog");
-    for (name, file) in [("loghub-linux", "Linux/Linux_2k.log"), ("loghub-openssh", "OpenSSH/OpenSSH_2k.log")] {
+    for (name, file) in [
+        ("loghub-linux", "Linux/Linux_2k.log"),
+        ("loghub-openssh", "OpenSSH/OpenSSH_2k.log"),
+    ] {
         match std::fs::read(corpora.join(file)) {
-            Ok(b) => v.push((name, b.split(|c| *c == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec).collect())),
+            Ok(b) => v.push((
+                name,
+                b.split(|c| *c == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .map(<[u8]>::to_vec)
+                    .collect(),
+            )),
             Err(_) => println!("skipped {name}: ../shared/corpora not found"),
         }
     }
@@ -43,22 +58,31 @@ fn parsing(c: &mut Criterion) {
                 n
             })
         });
-        g.bench_with_input(BenchmarkId::new("canh_full_event", name), &lines, |b, lines| {
-            let origin = Origin::new("bench", None);
-            b.iter(|| {
-                let mut n = 0;
-                for l in lines {
-                    n += syslog::parse(l, &ctx, origin.clone()).fields.len();
-                }
-                n
-            })
-        });
-        let strs: Vec<String> = lines.iter().map(|l| String::from_utf8_lossy(l).into_owned()).collect();
+        g.bench_with_input(
+            BenchmarkId::new("canh_full_event", name),
+            &lines,
+            |b, lines| {
+                let origin = Origin::new("bench", None);
+                b.iter(|| {
+                    let mut n = 0;
+                    for l in lines {
+                        n += syslog::parse(l, &ctx, origin.clone()).fields.len();
+                    }
+                    n
+                })
+            },
+        );
+        let strs: Vec<String> = lines
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect();
         g.bench_with_input(BenchmarkId::new("syslog_loose", name), &strs, |b, lines| {
             b.iter(|| {
                 let mut n = 0;
                 for l in lines {
-                    n += syslog_loose::parse_message(l, syslog_loose::Variant::Either).msg.len();
+                    n += syslog_loose::parse_message(l, syslog_loose::Variant::Either)
+                        .msg
+                        .len();
                 }
                 n
             })

@@ -155,7 +155,7 @@ impl Pipeline {
             }
             match wal::decode(&wal_path, &rec) {
                 Ok(batch) => {
-                    for ev in &batch.events {
+                    for ev in batch.events {
                         match indexes.add(ev, rec.pos) {
                             Ok(Added::Indexed) => {
                                 counters.replayed_events.fetch_add(1, Relaxed);
@@ -324,7 +324,7 @@ fn index_loop(
         let wait = interval.saturating_sub(last_commit.elapsed());
         match rx.recv_timeout(wait) {
             Ok((pos, batch)) => {
-                for ev in &batch.events {
+                for ev in batch.events {
                     match indexes.add(ev, pos) {
                         Ok(Added::Indexed) => {
                             c.indexed_events.fetch_add(1, Relaxed);

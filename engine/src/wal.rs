@@ -136,25 +136,37 @@ impl Wal {
 
     /// Encodes, writes and fsyncs one batch; returns its position. Durable on return.
     pub fn append(&mut self, batch: &Batch) -> Result<u64, WalError> {
-        let payload = postcard::to_allocvec(batch).map_err(|e| WalError::Encode(e.to_string()))?;
-        self.append_bytes(&payload)
+        // encode straight after a header placeholder in the reused buffer: no per-batch
+        // allocation (batches are megabytes; fresh pages cost more than the encoding)
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        buf.resize(HEADER_LEN, 0);
+        let buf = postcard::to_extend(batch, buf).map_err(|e| WalError::Encode(e.to_string()))?;
+        self.buf = buf;
+        self.write_record()
     }
 
     pub fn append_bytes(&mut self, payload: &[u8]) -> Result<u64, WalError> {
+        self.buf.clear();
+        self.buf.resize(HEADER_LEN, 0);
+        self.buf.extend_from_slice(payload);
+        self.write_record()
+    }
+
+    /// Writes `self.buf` (header placeholder + payload) as the next record and syncs.
+    fn write_record(&mut self) -> Result<u64, WalError> {
         if self.file_len >= SEGMENT_BYTES {
             self.roll()?;
         }
         let pos = self.next_pos;
-        self.buf.clear();
+        let payload_len = self.buf.len() - HEADER_LEN;
         let mut crc = crc32fast::Hasher::new();
         crc.update(&pos.to_le_bytes());
-        crc.update(payload);
-        self.buf.extend_from_slice(&MAGIC.to_le_bytes());
-        self.buf
-            .extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        self.buf.extend_from_slice(&crc.finalize().to_le_bytes());
-        self.buf.extend_from_slice(&pos.to_le_bytes());
-        self.buf.extend_from_slice(payload);
+        crc.update(&self.buf[HEADER_LEN..]);
+        self.buf[0..4].copy_from_slice(&MAGIC.to_le_bytes());
+        self.buf[4..8].copy_from_slice(&(payload_len as u32).to_le_bytes());
+        self.buf[8..12].copy_from_slice(&crc.finalize().to_le_bytes());
+        self.buf[12..20].copy_from_slice(&pos.to_le_bytes());
         let path = &self.segments.last().expect("one segment").1;
         self.file.write_all(&self.buf).map_err(io_err(path))?;
         self.file.sync_data().map_err(io_err(path))?;
@@ -226,7 +238,9 @@ fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, WalError> {
         let e = e.map_err(io_err(dir))?;
         let name = e.file_name();
         let Some(name) = name.to_str() else { continue };
-        if let Some(n) = name.strip_prefix("wal-").and_then(|s| s.strip_suffix(".log"))
+        if let Some(n) = name
+            .strip_prefix("wal-")
+            .and_then(|s| s.strip_suffix(".log"))
             && let Ok(first) = n.parse::<u64>()
         {
             out.push((first, e.path()));

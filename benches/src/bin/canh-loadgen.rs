@@ -22,7 +22,11 @@ fn main() {
     let handles: Vec<_> = (0..conns)
         .map(|c| {
             let (addr, lines) = (addr.clone(), lines.clone());
-            let n = if c == conns - 1 { count - per * (conns - 1) } else { per };
+            let n = if c == conns - 1 {
+                count - per * (conns - 1)
+            } else {
+                per
+            };
             std::thread::spawn(move || {
                 let mut s = TcpStream::connect(&addr).expect("connect");
                 let mut buf = Vec::with_capacity(1 << 20);

@@ -81,12 +81,22 @@ pub fn decode_body(ev: &mut Event) {
 /// Runs the decoders in order; true when one recognised the body.
 fn decode(ev: &mut Event, process: &str, body: &str) -> bool {
     (process.starts_with("sshd") && sshd(ev, body))
+        || (is_web_server(process) && super::access::decode(ev, body))
         || pam(ev, process, body)
         || (process == "sudo" && sudo(ev, body))
         || cef(ev, body)
         || json(ev, body)
         || auditd(ev, body)
         || key_value(ev, body)
+}
+
+/// Programs that log web access lines through syslog.
+fn is_web_server(process: &str) -> bool {
+    matches!(
+        process,
+        "nginx" | "apache" | "apache2" | "httpd" | "haproxy" | "lighttpd"
+    ) || process.starts_with("nginx")
+        || process.starts_with("apache")
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@
 //! assert_eq!(ev.get_str(field::EVENT_OUTCOME), Some("failure"));
 //! ```
 
+pub mod access;
 pub mod decoders;
 pub mod framing;
 pub mod parser;

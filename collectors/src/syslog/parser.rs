@@ -167,7 +167,10 @@ fn header_field(i: &[u8]) -> Res<'_, Option<&str>> {
     if let Some(&c) = i.first()
         && c != b' '
     {
-        return Err(nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Space)));
+        return Err(nom::Err::Error(nom::error::Error::new(
+            i,
+            nom::error::ErrorKind::Space,
+        )));
     }
     let i = i.get(1..).unwrap_or(i);
     if v == b"-" {
@@ -846,7 +849,10 @@ mod tests {
         assert_eq!(h.msg, b"sd with escaped quote");
         // with a PROCID the TAG is `app[42]`, also without a colon
         let h = parse_header(b"<13>2026-11-22T05:17:26+00:00 vm app[42] hi", &ctx());
-        assert_eq!((h.hostname, h.app_name, h.proc_id), (Some("vm"), Some("app"), Some("42")));
+        assert_eq!(
+            (h.hostname, h.app_name, h.proc_id),
+            (Some("vm"), Some("app"), Some("42"))
+        );
         assert_eq!(h.msg, b"hi");
         // a BSD stamp keeps the conservative reading
         let h = parse_header(b"<13>Nov 22 05:17:08 vm app sd with escaped quote", &ctx());

@@ -20,6 +20,7 @@ use std::time::Instant;
 
 use canh_core::{Event, Value, field};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value as Json};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::directory::MmapDirectory;
@@ -140,121 +141,131 @@ fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-fn value_json(v: &Value) -> Json {
-    match v {
-        Value::Str(s) => Json::String(s.clone()),
-        Value::Int(i) => Json::from(*i),
-        Value::Float(x) => serde_json::Number::from_f64(*x).map_or(Json::Null, Json::Number),
-        Value::Bool(b) => Json::Bool(*b),
-        Value::Ip(ip) => Json::String(ip.to_string()),
+/// The event as one flat JSON object with ECS names: what `canh search --json` prints and
+/// what `_source` stores. `event.original` holds the raw bytes (lossy UTF-8); when they are
+/// not UTF-8, `canh.original_hex` holds them exactly. Serialised in one pass, borrowing.
+pub struct EventJson<'a>(pub &'a Event);
+
+struct PlainValue<'a>(&'a Value);
+
+impl Serialize for PlainValue<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Str(x) => s.serialize_str(x),
+            Value::Int(i) => s.serialize_i64(*i),
+            Value::Float(x) if x.is_finite() => s.serialize_f64(*x),
+            Value::Float(_) => s.serialize_none(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Ip(ip) => s.collect_str(ip),
+        }
     }
 }
 
-fn value_owned(v: &Value) -> OwnedValue {
+struct Hex<'a>(&'a [u8]);
+
+impl std::fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl Serialize for EventJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let ev = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry(F_TIMESTAMP, &rfc3339(ev.timestamp))?;
+        m.serialize_entry(field::EVENT_CREATED, &rfc3339(ev.received))?;
+        m.serialize_entry(field::EVENT_DATASET, ev.dataset.as_str())?;
+        for (k, v) in &ev.fields {
+            m.serialize_entry(k, &PlainValue(v))?;
+        }
+        m.serialize_entry(F_LISTENER, &ev.origin.listener)?;
+        if let Some(p) = ev.origin.peer {
+            m.serialize_entry(F_SOURCE_ADDRESS, &p.to_string())?;
+            m.serialize_entry(F_SOURCE_IP, &p.ip().to_string())?;
+        }
+        if !ev.warnings.is_empty() {
+            let w: Vec<String> = ev.warnings.iter().map(ToString::to_string).collect();
+            m.serialize_entry(F_WARNINGS, &w)?;
+        }
+        if ev.is_unparsed() {
+            m.serialize_entry(F_UNPARSED, &true)?;
+        }
+        match std::str::from_utf8(&ev.raw) {
+            Ok(text) => m.serialize_entry(F_ORIGINAL, text)?,
+            Err(_) => {
+                m.serialize_entry(F_ORIGINAL, &String::from_utf8_lossy(&ev.raw))?;
+                m.serialize_entry(F_ORIGINAL_HEX, &Hex(&ev.raw).to_string())?;
+            }
+        }
+        m.end()
+    }
+}
+
+/// Names of the fields canh adds about where an event came from and how it was read.
+pub const F_LISTENER: &str = "canh.listener";
+pub const F_SOURCE_ADDRESS: &str = "log.source.address";
+pub const F_SOURCE_IP: &str = "log.source.ip";
+pub const F_WARNINGS: &str = "canh.warnings";
+pub const F_UNPARSED: &str = "canh.unparsed";
+pub const F_ORIGINAL: &str = "event.original";
+pub const F_ORIGINAL_HEX: &str = "canh.original_hex";
+
+/// The event as a JSON map (see [`EventJson`]).
+pub fn event_json(ev: &Event) -> Map<String, Json> {
+    match serde_json::to_value(EventJson(ev)) {
+        Ok(Json::Object(m)) => m,
+        _ => Map::new(),
+    }
+}
+
+fn owned(v: Value) -> OwnedValue {
     match v {
-        Value::Str(s) => OwnedValue::Str(s.clone()),
-        Value::Int(i) => OwnedValue::I64(*i),
-        Value::Float(x) => OwnedValue::F64(*x),
-        Value::Bool(b) => OwnedValue::Bool(*b),
+        Value::Str(s) => OwnedValue::Str(s),
+        Value::Int(i) => OwnedValue::I64(i),
+        Value::Float(x) => OwnedValue::F64(x),
+        Value::Bool(b) => OwnedValue::Bool(b),
         Value::Ip(ip) => OwnedValue::Str(ip.to_string()),
     }
 }
 
-/// Fields canh adds about where the event came from.
-fn origin_fields(ev: &Event) -> Vec<(&'static str, Json)> {
-    let mut v = vec![("canh.listener", Json::String(ev.origin.listener.clone()))];
-    if let Some(p) = ev.origin.peer {
-        v.push(("log.source.address", Json::String(p.to_string())));
-        v.push(("log.source.ip", Json::String(p.ip().to_string())));
-    }
-    if !ev.warnings.is_empty() {
-        v.push((
-            "canh.warnings",
-            Json::Array(
-                ev.warnings
-                    .iter()
-                    .map(|w| Json::String(w.to_string()))
-                    .collect(),
-            ),
-        ));
-    }
-    if ev.is_unparsed() {
-        v.push(("canh.unparsed", Json::Bool(true)));
-    }
-    v
-}
-
-/// The event as one flat JSON object with ECS names: what `canh search --json` prints and
-/// what `_source` stores. `event.original` holds the raw bytes (lossy UTF-8); when they are
-/// not UTF-8, `canh.original_hex` holds them exactly.
-pub fn event_json(ev: &Event) -> Map<String, Json> {
-    let mut m = Map::new();
-    m.insert(F_TIMESTAMP.into(), Json::String(rfc3339(ev.timestamp)));
-    m.insert(
-        field::EVENT_CREATED.into(),
-        Json::String(rfc3339(ev.received)),
-    );
-    m.insert(
-        field::EVENT_DATASET.into(),
-        Json::String(ev.dataset.as_str().into()),
-    );
-    for (k, v) in &ev.fields {
-        m.insert(k.clone(), value_json(v));
-    }
-    for (k, v) in origin_fields(ev) {
-        m.insert(k.into(), v);
-    }
-    match std::str::from_utf8(&ev.raw) {
-        Ok(s) => {
-            m.insert("event.original".into(), Json::String(s.to_owned()));
-        }
-        Err(_) => {
-            m.insert(
-                "event.original".into(),
-                Json::String(String::from_utf8_lossy(&ev.raw).into_owned()),
-            );
-            m.insert(
-                "canh.original_hex".into(),
-                Json::String(ev.raw.iter().map(|b| format!("{b:02x}")).collect()),
-            );
-        }
-    }
-    m
-}
-
-/// Converts an event to a tantivy document.
-pub fn to_document(ev: &Event, s: &CanhSchema) -> TantivyDocument {
+/// Converts an event to a tantivy document, moving its fields (no copies of values).
+pub fn to_document(ev: Event, s: &CanhSchema) -> TantivyDocument {
     let mut d = TantivyDocument::default();
+    let source = serde_json::to_string(&EventJson(&ev)).unwrap_or_else(|_| "{}".to_owned());
     d.add_date(s.timestamp, tdate(ev.timestamp));
     d.add_date(s.created, tdate(ev.received));
     d.add_text(s.dataset, ev.dataset.as_str());
-    if let Some(h) = ev.get_str(field::HOST_HOSTNAME) {
-        d.add_text(s.host, h);
+    let unparsed = ev.is_unparsed();
+    let mut obj: Vec<(String, OwnedValue)> = Vec::with_capacity(ev.fields.len() + 5);
+    for (k, v) in ev.fields {
+        match (k.as_str(), &v) {
+            (field::MESSAGE, Value::Str(m)) => d.add_text(s.message, m),
+            (field::HOST_HOSTNAME, Value::Str(h)) => {
+                d.add_text(s.host, h);
+                obj.push((k, owned(v)));
+            }
+            _ => obj.push((k, owned(v))),
+        }
     }
-    if let Some(m) = ev.get_str(field::MESSAGE) {
-        d.add_text(s.message, m);
+    obj.push((F_LISTENER.to_owned(), OwnedValue::Str(ev.origin.listener)));
+    if let Some(p) = ev.origin.peer {
+        obj.push((F_SOURCE_ADDRESS.to_owned(), OwnedValue::Str(p.to_string())));
+        obj.push((F_SOURCE_IP.to_owned(), OwnedValue::Str(p.ip().to_string())));
     }
-    let mut obj: Vec<(String, OwnedValue)> = ev
-        .fields
-        .iter()
-        .filter(|(k, _)| k.as_str() != field::MESSAGE)
-        .map(|(k, v)| (k.clone(), value_owned(v)))
-        .collect();
-    for (k, v) in origin_fields(ev) {
-        let ov = match v {
-            Json::String(s) => OwnedValue::Str(s),
-            Json::Bool(b) => OwnedValue::Bool(b),
-            Json::Array(a) => OwnedValue::Array(
-                a.into_iter()
-                    .filter_map(|x| x.as_str().map(|s| OwnedValue::Str(s.to_owned())))
-                    .collect(),
-            ),
-            _ => continue,
-        };
-        obj.push((k.to_owned(), ov));
+    if !ev.warnings.is_empty() {
+        let w = ev
+            .warnings
+            .iter()
+            .map(|w| OwnedValue::Str(w.to_string()))
+            .collect();
+        obj.push((F_WARNINGS.to_owned(), OwnedValue::Array(w)));
+    }
+    if unparsed {
+        obj.push((F_UNPARSED.to_owned(), OwnedValue::Bool(true)));
     }
     d.add_field_value(s.fields, &OwnedValue::Object(obj));
-    d.add_text(s.source, Json::Object(event_json(ev)).to_string());
+    d.add_text(s.source, source);
     d
 }
 
@@ -383,13 +394,13 @@ impl DayIndexes {
     }
 
     /// Adds one event read from WAL position `pos`.
-    pub fn add(&mut self, ev: &Event, pos: u64) -> Result<Added, IndexError> {
+    pub fn add(&mut self, ev: Event, pos: u64) -> Result<Added, IndexError> {
         let day = ev.received.date_naive();
-        let doc = to_document(ev, &self.schema);
-        let w = self.writer(day)?;
-        if pos <= w.committed_pos {
+        if pos <= self.writer(day)?.committed_pos {
             return Ok(Added::AlreadyCommitted);
         }
+        let doc = to_document(ev, &self.schema);
+        let w = self.writer(day)?;
         w.writer
             .add_document(doc)
             .map_err(|source| IndexError::Tantivy {
@@ -673,28 +684,28 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let mut ix = DayIndexes::new(d.path(), 1);
         assert_eq!(
-            ix.add(&ev("Đăng nhập thất bại", "Web01", 0), 1).unwrap(),
+            ix.add(ev("Đăng nhập thất bại", "Web01", 0), 1).unwrap(),
             Added::Indexed
         );
         assert_eq!(
-            ix.add(&ev("Failed password for root", "db02", 1), 2)
+            ix.add(ev("Failed password for root", "db02", 1), 2)
                 .unwrap(),
             Added::Indexed
         );
         ix.commit(2).unwrap();
         // a replay of position 2 is recognised as already committed
         assert_eq!(
-            ix.add(&ev("Failed password for root", "db02", 1), 2)
+            ix.add(ev("Failed password for root", "db02", 1), 2)
                 .unwrap(),
             Added::AlreadyCommitted
         );
         ix.close(2).unwrap();
         let mut ix = DayIndexes::new(d.path(), 1);
         assert_eq!(
-            ix.add(&ev("again", "db02", 2), 2).unwrap(),
+            ix.add(ev("again", "db02", 2), 2).unwrap(),
             Added::AlreadyCommitted
         );
-        assert_eq!(ix.add(&ev("new", "db02", 3), 3).unwrap(), Added::Indexed);
+        assert_eq!(ix.add(ev("new", "db02", 3), 3).unwrap(), Added::Indexed);
         ix.close(3).unwrap();
 
         let r = Reader::open(d.path()).unwrap();
@@ -722,7 +733,7 @@ mod tests {
     fn bad_query_is_a_query_error() {
         let d = tempfile::tempdir().unwrap();
         let mut ix = DayIndexes::new(d.path(), 1);
-        ix.add(&ev("x", "h", 0), 1).unwrap();
+        ix.add(ev("x", "h", 0), 1).unwrap();
         ix.close(1).unwrap();
         let r = Reader::open(d.path()).unwrap();
         assert!(matches!(
