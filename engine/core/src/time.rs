@@ -66,10 +66,10 @@ impl DefaultZone {
     /// The instant a zone-less local stamp names. In a DST gap or overlap the earliest fits.
     pub fn to_utc(self, naive: NaiveDateTime) -> DateTime<Utc> {
         match self {
-            DefaultZone::Fixed(o) => match o.from_local_datetime(&naive).earliest() {
-                Some(t) => t.with_timezone(&Utc),
-                None => Utc.from_utc_datetime(&naive),
-            },
+            DefaultZone::Fixed(o) => {
+                let utc = naive - chrono::Duration::seconds(i64::from(o.local_minus_utc()));
+                DateTime::<Utc>::from_naive_utc_and_offset(utc, Utc)
+            }
             DefaultZone::Local => match Local.from_local_datetime(&naive).earliest() {
                 Some(t) => t.with_timezone(&Utc),
                 None => Utc.from_utc_datetime(&naive),
@@ -127,6 +127,14 @@ pub fn infer_year(
 ) -> Option<NaiveDateTime> {
     let now = zone.local_of(received);
     let y = now.year();
+    let months_ahead = month as i32 - now.month() as i32;
+    // Fast path: a stamp within four months of now belongs to this year (the common case;
+    // at most ~150 days away, while the other candidates are over 210 days away).
+    if months_ahead.abs() <= 4
+        && let Some(d) = NaiveDate::from_ymd_opt(y, month, day)
+    {
+        return Some(d.and_time(time));
+    }
     [y, y - 1, y + 1]
         .into_iter()
         .filter_map(|year| NaiveDate::from_ymd_opt(year, month, day).map(|d| d.and_time(time)))
@@ -179,6 +187,21 @@ mod tests {
         let t = infer_year(2, 29, NaiveTime::MIN, utc("2029-01-10T00:00:00Z"), z).unwrap();
         assert_eq!(t.year(), 2028);
         assert!(infer_year(2, 30, NaiveTime::MIN, utc("2029-01-10T00:00:00Z"), z).is_none());
+    }
+
+    proptest::proptest! {
+        /// The fast path picks the same year as trying every candidate.
+        #[test]
+        fn year_inference_is_the_closest_candidate(month in 1u32..=12, day in 1u32..=31, secs in 1_600_000_000i64..1_900_000_000) {
+            let received = DateTime::from_timestamp(secs, 0).unwrap();
+            let z = DefaultZone::Fixed(FixedOffset::east_opt(7 * 3600).unwrap());
+            let now = z.local_of(received);
+            let brute = [now.year(), now.year() - 1, now.year() + 1]
+                .into_iter()
+                .filter_map(|y| NaiveDate::from_ymd_opt(y, month, day).map(|d| d.and_time(NaiveTime::MIN)))
+                .min_by_key(|c| (*c - now).num_seconds().unsigned_abs());
+            proptest::prop_assert_eq!(infer_year(month, day, NaiveTime::MIN, received, z), brute);
+        }
     }
 
     #[test]
