@@ -103,10 +103,15 @@ impl fmt::Display for ListenUrl {
     }
 }
 
+/// A step the engine runs on every batch of parsed events before they are queued (rule
+/// matching). The collectors know nothing of what it does.
+pub type Enrich = Arc<dyn Fn(&mut [Event]) + Send + Sync>;
+
 /// Settings shared by syslog listeners.
 #[derive(Clone)]
 pub struct SyslogSettings {
     pub zone: DefaultZone,
+    pub enrich: Option<Enrich>,
     pub max_message: usize,
     pub max_connections: usize,
     /// Required for `tls://` listeners.
@@ -120,6 +125,7 @@ impl fmt::Debug for SyslogSettings {
             .field("max_message", &self.max_message)
             .field("max_connections", &self.max_connections)
             .field("tls", &self.tls.is_some())
+            .field("enrich", &self.enrich.is_some())
             .finish()
     }
 }
@@ -130,10 +136,11 @@ pub type EventSender = mpsc::Sender<Vec<Event>>;
 /// Parses frames from one peer into events and counts them.
 pub fn frames_to_events(
     frames: Vec<Frame>,
-    zone: DefaultZone,
+    settings: &SyslogSettings,
     origin: &Origin,
     stats: &ListenerStats,
 ) -> Vec<Event> {
+    let zone = settings.zone;
     let now = Utc::now();
     let ctx = ParseContext {
         received: now,
@@ -148,6 +155,9 @@ pub fn frames_to_events(
                 .push(ParseWarning::Truncated { original_len: len });
         }
         events.push(ev);
+    }
+    if let Some(enrich) = &settings.enrich {
+        enrich(&mut events);
     }
     stats.record_batch(
         origin.peer.map(|p| p.ip()),
@@ -259,12 +269,7 @@ async fn serve_udp(
         let mut events = Vec::with_capacity(batch.len());
         for (frame, peer) in batch {
             let origin = Origin::new(url.text.clone(), Some(peer));
-            events.extend(frames_to_events(
-                vec![frame],
-                settings.zone,
-                &origin,
-                &stats,
-            ));
+            events.extend(frames_to_events(vec![frame], &settings, &origin, &stats));
         }
         let n = events.len() as u64;
         if n == 0 {
@@ -404,7 +409,7 @@ async fn send_frames(
     if frames.is_empty() {
         return true;
     }
-    let events = frames_to_events(std::mem::take(frames), settings.zone, origin, stats);
+    let events = frames_to_events(std::mem::take(frames), settings, origin, stats);
     tx.send(events).await.is_ok()
 }
 

@@ -19,11 +19,14 @@ use rand::RngCore;
 use crate::status::{self, EngineStatus};
 
 pub type StatusFn = Arc<dyn Fn() -> EngineStatus + Send + Sync>;
+/// Reloads the rules; the message says what was loaded or why the old set stays.
+pub type ReloadFn = Arc<dyn Fn() -> Result<String, String> + Send + Sync>;
 
 #[derive(Clone)]
 struct AppState {
     token: Arc<String>,
     status: StatusFn,
+    reload: ReloadFn,
 }
 
 pub fn token_path(data: &Path) -> PathBuf {
@@ -123,19 +126,34 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
         .with_context(|| format!("api: cannot listen on {addr}"))
 }
 
+async fn rules_reload(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    if !authorized(&headers, &s.token) {
+        return unauthorized();
+    }
+    let reload = s.reload.clone();
+    match tokio::task::spawn_blocking(move || reload()).await {
+        Ok(Ok(msg)) => (StatusCode::OK, format!("{msg}\n")).into_response(),
+        Ok(Err(e)) => (StatusCode::UNPROCESSABLE_ENTITY, format!("{e}\n")).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
+    }
+}
+
 pub async fn serve(
     listener: tokio::net::TcpListener,
     token: String,
     status: StatusFn,
+    reload: ReloadFn,
 ) -> std::io::Result<()> {
     let state = AppState {
         token: Arc::new(token),
         status,
+        reload,
     };
     let app = Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/api/v1/status", get(api_status))
+        .route("/api/v1/rules/reload", axum::routing::post(rules_reload))
         .with_state(state);
     axum::serve(listener, app).await
 }

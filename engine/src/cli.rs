@@ -16,6 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use tracing::{error, info};
 
 use crate::config::{self, Config, FileConfig, TlsFiles};
+use crate::detect::{Detection, Detector};
 use crate::index::{Reader, SearchRequest};
 use crate::pipeline::{self, Pipeline, PipelineConfig};
 use crate::{api, status};
@@ -47,6 +48,30 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Show listener, source and pipeline counters.
     Status(StatusArgs),
+    /// Check and test detection rules.
+    #[command(subcommand)]
+    Rules(RulesCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RulesCmd {
+    /// Load every rule under the paths and report each problem, then a summary line
+    /// `N rules: X compiled, Y unsupported, Z invalid`. Exit 1 if any is invalid.
+    Lint {
+        /// Rule files or folders; canh's own pack when none is given.
+        paths: Vec<PathBuf>,
+        /// Also print one line per compiled rule.
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// Run `*.test.yml` cases under the paths: one PASS/FAIL line each, then `N passed, M failed`.
+    Test {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Also write a JUnit XML report.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug, Default)]
@@ -124,6 +149,9 @@ pub struct IngestArgs {
     /// Zone for stamps without one: local, UTC or +07:00.
     #[arg(long, default_value = "local")]
     pub timezone: String,
+    /// Rule file or folder (repeatable); canh's own pack when none is given.
+    #[arg(long, value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -140,6 +168,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Search(a) => search(a),
         Command::Ingest(a) => ingest(a),
         Command::Status(a) => status_cmd(a),
+        Command::Rules(RulesCmd::Lint { paths, verbose }) => rules_lint(&paths, verbose),
+        Command::Rules(RulesCmd::Test { paths, junit }) => rules_test(&paths, junit.as_deref()),
     }
 }
 
@@ -229,7 +259,28 @@ async fn run_engine(
     token: String,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> anyhow::Result<()> {
+    let detector = Detector::load(&cfg.rules).context("loading rules")?;
+    let sum = detector.summary();
+    if sum.invalid > 0 {
+        for r in detector
+            .reports
+            .iter()
+            .filter(|r| matches!(r.status, canh_rules::LoadStatus::Invalid { .. }))
+        {
+            eprintln!("{r}");
+        }
+        return Err(usage(format!(
+            "{} invalid rule(s) in {}; run `canh rules lint` for details",
+            sum.invalid, detector.origin
+        )));
+    }
+    println!(
+        "rules {}: {} compiled, {} unsupported",
+        detector.origin, sum.compiled, sum.unsupported
+    );
+    let detection = Arc::new(Detection::new(detector, cfg.rules.clone()));
     let settings = SyslogSettings {
+        enrich: Some(detection.enrich()),
         zone: cfg.zone,
         max_message: cfg.max_message_bytes,
         max_connections: cfg.max_connections,
@@ -303,8 +354,14 @@ async fn run_engine(
 
     let started_at = Utc::now();
     let snapshot = {
-        let (stats, counters, inactive) = (stats.clone(), counters.clone(), inactive.clone());
+        let (stats, counters, inactive, det) = (
+            stats.clone(),
+            counters.clone(),
+            inactive.clone(),
+            detection.clone(),
+        );
         Arc::new(move || status::EngineStatus {
+            detection: Some(det.snapshot()),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             pid: std::process::id(),
             started_at,
@@ -316,8 +373,10 @@ async fn run_engine(
         })
     };
     let snap: api::StatusFn = snapshot.clone();
+    let det = detection.clone();
+    let reload: api::ReloadFn = Arc::new(move || reload_rules(&det));
     tasks.push(tokio::spawn(async move {
-        if let Err(e) = api::serve(api_listener, token, snap).await {
+        if let Err(e) = api::serve(api_listener, token, snap, reload).await {
             error!(error = %e, "api stopped");
         }
     }));
@@ -330,6 +389,17 @@ async fn run_engine(
             if let Err(e) = status::write(&data, &snap()) {
                 error!(error = %e, "cannot write status file");
             }
+        }
+    }));
+    let det = detection.clone();
+    tasks.push(tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            let det = det.clone();
+            let _ = tokio::task::spawn_blocking(move || reload_rules(&det)).await;
         }
     }));
     info!("engine started");
@@ -355,6 +425,137 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
+}
+
+/// Reloads the rules (SIGHUP or the API), logging the outcome either way.
+fn reload_rules(det: &Detection) -> Result<String, String> {
+    match det.reload() {
+        Ok(s) => {
+            let msg = format!(
+                "rules reloaded: {} compiled, {} unsupported",
+                s.compiled, s.unsupported
+            );
+            info!("{msg}");
+            Ok(msg)
+        }
+        Err(e) => {
+            error!(error = %e, "rule reload refused");
+            Err(e)
+        }
+    }
+}
+
+fn rules_lint(paths: &[PathBuf], verbose: bool) -> anyhow::Result<()> {
+    let files = if paths.is_empty() {
+        crate::detect::builtin_files()
+    } else {
+        crate::detect::read_rule_files(paths).map_err(usage)?
+    };
+    let (_set, reports) = canh_rules::RuleSet::load(&files, canh_rules::Mapping::builtin());
+    let mut out = std::io::stdout().lock();
+    for r in &reports {
+        let show = verbose || !r.status.is_compiled() || !r.warnings.is_empty();
+        if show {
+            writeln!(out, "{r}")?;
+        }
+    }
+    let s = canh_rules::Summary::of(&reports);
+    writeln!(
+        out,
+        "{} rules: {} compiled, {} unsupported, {} invalid",
+        s.total(),
+        s.compiled,
+        s.unsupported,
+        s.invalid
+    )?;
+    if s.invalid > 0 {
+        return Err(RulesFailed(format!("{} invalid rule(s)", s.invalid)).into());
+    }
+    Ok(())
+}
+
+/// A failed lint or test run: exit 1, the output already said what failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RulesFailed(pub String);
+
+fn rules_test(paths: &[PathBuf], junit: Option<&Path>) -> anyhow::Result<()> {
+    let cases = crate::ruletest::find_cases(paths).map_err(usage)?;
+    if cases.is_empty() {
+        return Err(usage(format!(
+            "no *.test.yml files under {}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let bar = if std::io::stderr().is_terminal() && cases.len() > 20 {
+        indicatif::ProgressBar::new(cases.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut outcomes = Vec::with_capacity(cases.len());
+    for path in &cases {
+        let outcome = match std::fs::read_to_string(path) {
+            Err(e) => crate::ruletest::Outcome {
+                file: path.clone(),
+                passed: false,
+                detail: format!("cannot read: {e}"),
+            },
+            Ok(text) => match crate::ruletest::parse_case(path, &text) {
+                Ok(case) => crate::ruletest::run_case(&case),
+                Err(e) => crate::ruletest::Outcome {
+                    file: path.clone(),
+                    passed: false,
+                    detail: e,
+                },
+            },
+        };
+        bar.suspend(|| {
+            println!(
+                "{} {}: {}",
+                if outcome.passed { "PASS" } else { "FAIL" },
+                outcome.file.display(),
+                outcome.detail
+            )
+        });
+        bar.inc(1);
+        outcomes.push(outcome);
+    }
+    bar.finish_and_clear();
+    let failed = outcomes.iter().filter(|o| !o.passed).count();
+    println!("{} passed, {} failed", outcomes.len() - failed, failed);
+    if let Some(path) = junit {
+        write_junit(path, &outcomes)?;
+    }
+    if failed > 0 {
+        return Err(RulesFailed(format!("{failed} rule test(s) failed")).into());
+    }
+    Ok(())
+}
+
+fn write_junit(path: &Path, outcomes: &[crate::ruletest::Outcome]) -> anyhow::Result<()> {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut suite = TestSuite::new("canh rules test");
+    for o in outcomes {
+        let status = if o.passed {
+            TestCaseStatus::success()
+        } else {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_message(o.detail.clone());
+            s
+        };
+        let mut tc = TestCase::new(o.file.display().to_string(), status);
+        tc.set_system_out(o.detail.clone());
+        suite.add_test_case(tc);
+    }
+    let mut report = Report::new("canh");
+    report.add_test_suite(suite);
+    let xml = report.to_string().context("rendering JUnit XML")?;
+    std::fs::write(path, xml).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
 }
 
 /// Parses `--from`/`--to`: RFC 3339, or a date (midnight UTC).
@@ -465,6 +666,7 @@ fn ingest(a: IngestArgs) -> anyhow::Result<()> {
             return Err(usage(format!("{}: no such file", f.display())));
         }
     }
+    let detector = Detector::load(&a.rules).context("loading rules")?;
     let _lock = lock_data(&a.data)?;
     let pipeline = Pipeline::start(PipelineConfig {
         data_dir: a.data.clone(),
@@ -534,6 +736,7 @@ fn ingest(a: IngestArgs) -> anyhow::Result<()> {
             );
             chunk.push(ev);
             if chunk.len() == INGEST_CHUNK {
+                detector.annotate(&mut chunk);
                 tx.blocking_send(std::mem::replace(
                     &mut chunk,
                     Vec::with_capacity(INGEST_CHUNK),
@@ -542,6 +745,7 @@ fn ingest(a: IngestArgs) -> anyhow::Result<()> {
             }
         }
         if !chunk.is_empty() {
+            detector.annotate(&mut chunk);
             tx.blocking_send(chunk)
                 .map_err(|_| anyhow::anyhow!("pipeline stopped"))?;
         }

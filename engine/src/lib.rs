@@ -10,7 +10,9 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod detect;
 pub mod index;
 pub mod pipeline;
+pub mod ruletest;
 pub mod status;
 pub mod wal;

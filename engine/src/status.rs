@@ -27,6 +27,8 @@ pub struct EngineStatus {
     /// Listeners configured but not running, with the reason.
     pub inactive: Vec<(String, String)>,
     pub pipeline: PipelineSnapshot,
+    #[serde(default)]
+    pub detection: Option<crate::detect::DetectionSnapshot>,
 }
 
 pub fn status_path(data: &Path) -> PathBuf {

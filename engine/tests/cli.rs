@@ -859,3 +859,195 @@ fn a_second_engine_on_the_same_data_is_refused() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("in use by another canh process"));
 }
+
+#[test]
+fn builtin_rules_tag_matching_events_and_status_counts_hits() {
+    if !have("logger") {
+        println!("skipped: logger not installed");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let eng = Engine::start(&data, &["--syslog", "tcp://127.0.0.1:0"]);
+    let tcp = eng.addr("tcp").port().to_string();
+    // root logs in from outside the province network: canh's own pack has a rule for it
+    logger(&[
+        "--rfc3164",
+        "--tcp",
+        "-n",
+        "127.0.0.1",
+        "-P",
+        &tcp,
+        "-t",
+        "sshd",
+        "Accepted password for root from 203.0.113.66 port 50122 ssh2",
+    ]);
+    // the same from inside matches nothing
+    logger(&[
+        "--rfc3164",
+        "--tcp",
+        "-n",
+        "127.0.0.1",
+        "-P",
+        &tcp,
+        "-t",
+        "sshd",
+        "Accepted password for ops from 10.1.2.3 port 50122 ssh2",
+    ]);
+    assert_eq!(wait_count(&data, "event.outcome:success", 2), 2);
+    let o = search(&data, &["source.ip:203.0.113.66", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["rule.name"], "SSH login as root from outside the province network",
+        "{v}"
+    );
+    assert_eq!(v["rule.level"], "high");
+    let id = v["rule.id"].as_str().unwrap().to_owned();
+    assert_eq!(count(&data, &format!("rule.id:{id}")), 1);
+    let o = search(&data, &["source.ip:10.1.2.3", "--json"]);
+    let inside: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(inside.get("rule.id").is_none(), "{inside}");
+    let t = Instant::now();
+    loop {
+        let st = eng.status();
+        let top = &st["detection"]["top_rules"];
+        if top
+            .as_array()
+            .is_some_and(|a| a.iter().any(|r| r["id"] == id.as_str() && r["hits"] == 1))
+        {
+            assert!(st["detection"]["compiled"].as_u64().unwrap() >= 40);
+            break;
+        }
+        assert!(t.elapsed() < WAIT, "rule hit not in status: {st}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn rules_reload_on_sighup_and_a_broken_set_keeps_the_old_one() {
+    let d = tempfile::tempdir().unwrap();
+    let rules = d.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    let rule = |word: &str| {
+        format!(
+            "title: word {word}\nid: 6f1c1e0e-0000-4000-8000-00000000000{}\nlogsource: {{product: linux}}\ndetection:\n    k:\n        - '{word}'\n    condition: k\nlevel: medium\n",
+            word.len()
+        )
+    };
+    std::fs::write(rules.join("r.yml"), rule("alpha")).unwrap();
+    let data = d.path().join("data");
+    let eng = Engine::start(
+        &data,
+        &[
+            "--syslog",
+            "tcp://127.0.0.1:0",
+            "--rules",
+            rules.to_str().unwrap(),
+        ],
+    );
+    let addr = eng.addr("tcp");
+    let send = |msg: &str| {
+        let mut s = TcpStream::connect(addr).unwrap();
+        writeln!(s, "<13>Nov 25 10:00:00 host app: {msg}").unwrap();
+    };
+    send("one alpha");
+    assert_eq!(wait_count(&data, "one", 1), 1);
+    assert_eq!(count(&data, "one AND rule.name:\"word alpha\""), 1);
+    // new rule, SIGHUP
+    std::fs::write(rules.join("r.yml"), rule("bravo")).unwrap();
+    let pid = eng.child.id().to_string();
+    Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    let t = Instant::now();
+    while eng.status()["detection"]["reloads"] != 1 {
+        assert!(t.elapsed() < WAIT, "no reload");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    send("two alpha bravo");
+    assert_eq!(wait_count(&data, "two", 1), 1);
+    assert_eq!(count(&data, "two AND rule.name:\"word bravo\""), 1);
+    assert_eq!(count(&data, "two AND rule.name:\"word alpha\""), 0);
+    // a broken file: the reload is refused, the old set keeps matching, the error is shown
+    std::fs::write(
+        rules.join("r.yml"),
+        "title: broken\ndetection:\n    condition: nothing\n",
+    )
+    .unwrap();
+    Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    let t = Instant::now();
+    while eng.status()["detection"]["last_reload_error"].is_null() {
+        assert!(t.elapsed() < WAIT, "no reload error");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    send("three bravo");
+    assert_eq!(wait_count(&data, "three", 1), 1);
+    assert_eq!(count(&data, "three AND rule.name:\"word bravo\""), 1);
+    assert!(
+        eng.status()["detection"]["last_reload_error"]
+            .as_str()
+            .unwrap()
+            .contains("r.yml")
+    );
+}
+
+#[test]
+fn rules_lint_and_test_commands() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // canh's own pack: every rule compiles and every fixture passes
+    let o = canh().args(["rules", "lint"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.ends_with("compiled, 0 unsupported, 0 invalid"),
+        "{last}"
+    );
+    let d = tempfile::tempdir().unwrap();
+    let junit = d.path().join("junit.xml");
+    let o = canh()
+        .args(["rules", "test"])
+        .arg(root.join("fixtures/rules"))
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}");
+    let last = out.lines().last().unwrap();
+    let passed: usize = last.split(' ').next().unwrap().parse().unwrap();
+    assert!(
+        passed >= 40 && last.ends_with(" passed, 0 failed"),
+        "{last}"
+    );
+    assert!(
+        std::fs::read_to_string(&junit)
+            .unwrap()
+            .contains("<testsuite")
+    );
+
+    // a wrong expectation fails with what differed, and exit 1
+    std::fs::write(d.path().join("r.yml"), "title: t\nid: 6f1c1e0e-0000-4000-8000-0000000000aa\nlogsource: {product: linux, service: sshd}\ndetection:\n    s:\n        user.name: root\n    condition: s\nlevel: low\n").unwrap();
+    std::fs::write(d.path().join("r.test.yml"), "rule: r.yml\nsyslog: |\n  <38>Nov 25 10:00:00 h sshd[1]: Failed password for root from 203.0.113.1 port 1 ssh2\n  <38>Nov 25 10:00:00 h sshd[1]: Failed password for ops from 203.0.113.1 port 1 ssh2\nevents:\n  - {user.name: root}\nexpect:\n  matches: 1\n").unwrap();
+    let o = canh()
+        .args(["rules", "test"])
+        .arg(d.path())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("FAIL") && out.contains("expected 1 matching events, got 2 of 3: matched syslog 1, event 1; not matched syslog 2"), "{out}");
+    assert!(out.lines().last().unwrap() == "0 passed, 1 failed");
+    // a broken rule is reported with file:line:col and exit 1
+    std::fs::write(d.path().join("bad.yml"), "title: bad\nlogsource: {product: linux}\ndetection:\n    s:\n        user.name|nosuchmodifier: x\n    condition: s or missing\n").unwrap();
+    let o = canh()
+        .args(["rules", "lint"])
+        .arg(d.path().join("bad.yml"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("bad.yml:"), "{out}");
+    assert!(
+        out.lines().last().unwrap().ends_with("1 invalid") || out.contains("unsupported"),
+        "{out}"
+    );
+}

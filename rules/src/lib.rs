@@ -1,1 +1,511 @@
-//! canh-rules
+//! canh-rules: Sigma rules for canh — loader, detection semantics and the reference evaluator.
+//!
+//! [`RuleSet::load`] reads Sigma rule files (given as `(path, text)`; this crate does no I/O)
+//! and reports on every rule document: [`LoadStatus::Compiled`], [`LoadStatus::Unsupported`]
+//! (well-formed, but uses something canh does not evaluate, e.g. placeholders or correlation),
+//! or [`LoadStatus::Invalid`] with every error as `file:line:col: message`. Compiled rules share
+//! one table of string **patterns** ([`RuleSet::patterns`]) and one of non-string **checks**
+//! ([`RuleSet::checks`]: cidr, numeric comparisons, field existence, field references); each
+//! rule is a boolean [`Expr`] over those, routed by its `logsource` ([`logsource`]).
+//!
+//! ```
+//! use canh_rules::{Mapping, NaiveHits, RuleSet};
+//! use std::collections::BTreeMap;
+//!
+//! let rule = r#"
+//! title: Root login failed
+//! id: 0b6b4ae6-4f0b-4c7d-9d5e-5c1b3f1e7a01
+//! logsource: {product: linux, service: sshd}
+//! detection:
+//!     selection:
+//!         message|contains: 'failed password for root'
+//!         source.ip|cidr: 203.0.113.0/24
+//!     condition: selection
+//! level: high
+//! "#;
+//! let (set, reports) = RuleSet::load(&[("ssh.yml".into(), rule.into())], Mapping::builtin());
+//! assert!(reports[0].status.is_compiled());
+//!
+//! // A test-format event: fields by the names the rule uses, fits any logsource.
+//! let ev: BTreeMap<String, String> = [
+//!     ("message".to_owned(), "Failed password for ROOT from 203.0.113.5".to_owned()),
+//!     ("source.ip".to_owned(), "203.0.113.5".to_owned()),
+//! ]
+//! .into();
+//! let hits = NaiveHits::new(&set, &ev);
+//! let matched = set.matches(&ev, &hits);
+//! assert_eq!(set.rule(matched[0]).title, "Root login failed");
+//! ```
+//!
+//! # Semantics
+//!
+//! - Values are case-insensitive unless `|cased`: both sides are [`fold`]ed (NFC, lowercase),
+//!   so `ĐĂNG` matches `đăng`. `re` values are case-sensitive unless `|i`; base64-derived
+//!   values are matched cased (their case carries the encoded bits).
+//! - `*`/`?` wildcards with `\*`, `\?`, `\\` escapes; `contains`/`startswith`/`endswith`.
+//! - `null` means the field is absent, `''` the field is present and empty, `|exists` tests
+//!   presence only. Numbers and booleans compare by their text as written, except under
+//!   `gt`/`gte`/`lt`/`lte`, where both sides (strings too) are read as numbers.
+//! - `neq`: the field is present and equals none of the values.
+//! - A list of values is OR (`|all`: AND); a value a modifier expands (`windash`,
+//!   `base64offset`) is the OR of its forms. Keywords (a list instead of a map) are
+//!   substrings of `message`.
+//! - A field is looked up by its mapped names first, then as written ([`Mapping`]).
+//! - Filters (`filter:` documents) are exceptions: a rule they name by id or name matches only
+//!   when the filter (within its own logsource) does not.
+//!
+//! # For a fast matcher
+//!
+//! The fast matcher computes the same pattern hits with its own automata and hands them to
+//! [`RuleSet::matches`] through [`PatternHits`]. It gives identical answers when, for every
+//! pattern `p` in [`RuleSet::patterns`] and event `ev`:
+//!
+//! ```text
+//! hit(p.id) == match rs.field_value(ev, p.field) {
+//!     None      => false,
+//!     Some(raw) => rs.pattern_is_match(p.id, &raw, &fold(&raw)),
+//! }
+//! ```
+//!
+//! 1. Group patterns by [`Pattern::field`] and compile one database per field (and per
+//!    haystack: [`PatternSource::cased`] patterns run on the raw text, the others on
+//!    `fold(raw)` — their text is already folded).
+//! 2. Per event, read each field once with [`RuleSet::field_value`] (the first present name of
+//!    [`FieldRef::lookup`]); absent fields hit nothing.
+//! 3. [`PatternSource::Literal`]: exact string operations — with aho-corasick, use overlapping
+//!    matches and check the anchor on positions (`Exact`: start 0 and end len, `Prefix`:
+//!    start 0, `Suffix`: end len, `Contains`: any). The empty literal (`Contains ""`, from `*`)
+//!    hits every present value and `Exact ""` only an empty one: handle them without the
+//!    automaton.
+//! 4. [`PatternSource::Regex`]: `regex`-crate syntax (`(?s)`, `\A`, `\z`, escapes of ASCII
+//!    punctuation; `re` values as the author wrote them). Hyperscan can run most of them, but
+//!    its Unicode classes and case folding differ from the `regex` crate's: use it as a
+//!    prefilter (`HS_FLAG_PREFILTER`, `HS_FLAG_UTF8`) and confirm candidates with
+//!    [`RuleSet::pattern_is_match`], which is then identical by construction.
+//! 5. Checks and the boolean structure stay with [`RuleSet::matches`].
+
+pub mod condition;
+pub mod detection;
+mod diag;
+pub mod eval;
+pub mod expr;
+pub mod fast;
+pub mod logsource;
+pub mod mapping;
+pub mod model;
+pub mod pattern;
+pub mod value;
+pub mod yaml;
+
+#[cfg(test)]
+mod tests;
+
+pub use detection::Detection;
+pub use diag::{Diag, LoadStatus};
+pub use eval::{EventView, NaiveHits, PatternHits};
+pub use expr::{Check, CmpOp, Expr, Leaf, LeafId, Number, PatternSpec};
+pub use logsource::{EventSource, LogSource};
+pub use mapping::{FieldRef, Mapping};
+pub use model::{Correlation, Filter, Level, LoadedRule, Rule, RuleKind, RuleStatus, SourceRef};
+pub use pattern::{Anchor, FieldId, Pattern, PatternSource, fold};
+
+use pattern::Matcher;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+
+/// Index of a rule in [`RuleSet::rules`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RuleIdx(pub u32);
+
+/// A detection rule ready to evaluate.
+#[derive(Debug, Clone)]
+pub struct CompiledRule {
+    pub rule: RuleIdx,
+    pub logsource: LogSource,
+    pub expr: Expr<LeafId>,
+    /// Filters naming this rule: it matches only when none of them does.
+    pub exceptions: Vec<Exception>,
+}
+
+/// A filter attached to a rule.
+#[derive(Debug, Clone)]
+pub struct Exception {
+    pub filter: RuleIdx,
+    pub logsource: LogSource,
+    pub expr: Expr<LeafId>,
+}
+
+/// What loading did with one rule document (for `canh rules lint` and the engine's log).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadReport {
+    pub source: SourceRef,
+    pub title: Option<String>,
+    pub id: Option<String>,
+    /// `detection`, `correlation` or `filter`, when the rule was kept.
+    pub kind: Option<&'static str>,
+    pub status: LoadStatus,
+    pub warnings: Vec<Diag>,
+    /// The rule in [`RuleSet::rules`], when it was kept.
+    pub rule: Option<RuleIdx>,
+}
+
+impl fmt::Display for LoadReport {
+    /// One line per problem: `file:line:col: message`; a compiled rule is one line too.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let title = self.title.as_deref().unwrap_or("(untitled)");
+        match &self.status {
+            LoadStatus::Compiled => write!(
+                f,
+                "{}:1: compiled {} `{title}`",
+                self.source,
+                self.kind.unwrap_or("rule")
+            )?,
+            LoadStatus::Unsupported { reason } => {
+                write!(f, "{}:1: unsupported: {reason} (`{title}`)", self.source)?;
+            }
+            LoadStatus::Invalid { errors } => {
+                for (i, e) in errors.iter().enumerate() {
+                    if i > 0 {
+                        writeln!(f)?;
+                    }
+                    write!(f, "{e}")?;
+                }
+            }
+        }
+        for w in &self.warnings {
+            write!(
+                f,
+                "\n{}:{}:{}: warning: {}",
+                w.file, w.line, w.col, w.message
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Counts of a load.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub compiled: usize,
+    pub unsupported: usize,
+    pub invalid: usize,
+    pub warnings: usize,
+}
+
+impl Summary {
+    pub fn of(reports: &[LoadReport]) -> Summary {
+        let mut s = Summary::default();
+        for r in reports {
+            match r.status {
+                LoadStatus::Compiled => s.compiled += 1,
+                LoadStatus::Unsupported { .. } => s.unsupported += 1,
+                LoadStatus::Invalid { .. } => s.invalid += 1,
+            }
+            s.warnings += r.warnings.len();
+        }
+        s
+    }
+
+    pub fn total(&self) -> usize {
+        self.compiled + self.unsupported + self.invalid
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} rules: {} compiled, {} unsupported, {} invalid, {} warnings",
+            self.total(),
+            self.compiled,
+            self.unsupported,
+            self.invalid,
+            self.warnings
+        )
+    }
+}
+
+/// Loads every rule document of one file with the built-in mapping. Never panics, whatever
+/// the text (the fuzzing entry point).
+pub fn load_text(path: &str, text: &str) -> Vec<LoadedRule> {
+    load_text_with(path, text, Mapping::builtin())
+}
+
+/// Loads every rule document of one file.
+pub fn load_text_with(path: &str, text: &str, mapping: &Mapping) -> Vec<LoadedRule> {
+    let (docs, err) = yaml::parse(text);
+    let mut out: Vec<LoadedRule> = docs
+        .iter()
+        .filter(|d| !d.is_null())
+        .map(|d| model::load_doc(path, d, mapping))
+        .collect();
+    if let Some(e) = err {
+        out.push(LoadedRule {
+            source: SourceRef {
+                file: path.to_owned(),
+                line: e.line,
+            },
+            title: None,
+            id: None,
+            name: None,
+            rule: None,
+            status: LoadStatus::Invalid {
+                errors: vec![Diag::new(path, e.line, e.col, e.message)],
+            },
+            warnings: Vec::new(),
+        });
+    }
+    out
+}
+
+/// Warns on every rule whose id an earlier rule already has.
+fn warn_duplicate_ids(reports: &mut [LoadReport]) {
+    let mut first: HashMap<&str, &SourceRef> = HashMap::new();
+    let mut warnings: Vec<(usize, Diag)> = Vec::new();
+    for (i, r) in reports.iter().enumerate() {
+        let Some(id) = r.id.as_deref() else { continue };
+        match first.get(id) {
+            Some(src) => warnings.push((
+                i,
+                Diag::new(
+                    &r.source.file,
+                    r.source.line,
+                    1,
+                    format!("duplicate rule id `{id}`, first used at {src}"),
+                ),
+            )),
+            None => {
+                first.insert(id, &r.source);
+            }
+        }
+    }
+    for (i, w) in warnings {
+        reports[i].warnings.push(w);
+    }
+}
+
+/// Compiled rules with their shared pattern and check tables.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    tables: Tables,
+    compiled: Vec<CompiledRule>,
+}
+
+/// The tables rules share: fields, patterns (with their compiled matchers), checks.
+#[derive(Debug, Clone, Default)]
+struct Tables {
+    fields: Vec<FieldRef>,
+    patterns: Vec<Pattern>,
+    matchers: Vec<Matcher>,
+    checks: Vec<Check>,
+    field_ids: HashMap<FieldRef, FieldId>,
+    pattern_ids: HashMap<(FieldId, PatternSource), u32>,
+}
+
+impl Tables {
+    /// Enters a rule's leaves in the tables; identical patterns on the same field share an id.
+    fn intern(&mut self, expr: &Expr<Leaf>) -> Expr<LeafId> {
+        expr.map(&mut |leaf| match leaf {
+            Leaf::Check(c) => {
+                let id = index_u32(self.checks.len());
+                self.checks.push(c.clone());
+                LeafId::Check(id)
+            }
+            Leaf::Pattern(p) => {
+                let field = match self.field_ids.get(&p.field) {
+                    Some(id) => *id,
+                    None => {
+                        let id = FieldId(index_u32(self.fields.len()));
+                        self.fields.push(p.field.clone());
+                        self.field_ids.insert(p.field.clone(), id);
+                        id
+                    }
+                };
+                let key = (field, p.source.clone());
+                if let Some(&id) = self.pattern_ids.get(&key) {
+                    return LeafId::Pattern(id);
+                }
+                let id = index_u32(self.patterns.len());
+                // Sources were compiled once while loading; a failure here cannot happen,
+                // and would leave a pattern that never hits rather than a panic.
+                let matcher = Matcher::new(p.source.clone()).unwrap_or(Matcher {
+                    source: p.source.clone(),
+                    regex: None,
+                });
+                self.matchers.push(matcher);
+                self.patterns.push(Pattern {
+                    id,
+                    field,
+                    source: p.source.clone(),
+                });
+                self.pattern_ids.insert(key, id);
+                LeafId::Pattern(id)
+            }
+        })
+    }
+}
+
+/// Table indices are `u32`; a rule set of four billion entries is refused earlier by the
+/// per-rule and per-file limits, so the saturation never shows.
+fn index_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl RuleSet {
+    /// Loads rule files `(path, text)`. Returns the rule set and one report per document.
+    pub fn load(files: &[(String, String)], mapping: &Mapping) -> (RuleSet, Vec<LoadReport>) {
+        let mut set = RuleSet::default();
+        let mut reports = Vec::new();
+        for (path, text) in files {
+            for loaded in load_text_with(path, text, mapping) {
+                let mut report = LoadReport {
+                    source: loaded.source,
+                    title: loaded.title,
+                    id: loaded.id,
+                    kind: None,
+                    status: loaded.status,
+                    warnings: loaded.warnings,
+                    rule: None,
+                };
+                if let Some(rule) = loaded.rule {
+                    let idx = RuleIdx(index_u32(set.rules.len()));
+                    report.kind = Some(rule.kind.name());
+                    report.rule = Some(idx);
+                    set.rules.push(rule);
+                }
+                reports.push(report);
+            }
+        }
+        warn_duplicate_ids(&mut reports);
+        for (i, rule) in set.rules.iter().enumerate() {
+            if let RuleKind::Detection(d) = &rule.kind {
+                set.compiled.push(CompiledRule {
+                    rule: RuleIdx(index_u32(i)),
+                    logsource: rule.logsource.clone(),
+                    expr: set.tables.intern(&d.expr),
+                    exceptions: Vec::new(),
+                });
+            }
+        }
+        set.attach_filters(&mut reports);
+        (set, reports)
+    }
+
+    fn attach_filters(&mut self, reports: &mut [LoadReport]) {
+        for (i, rule) in self.rules.iter().enumerate() {
+            let RuleKind::Filter(filter) = &rule.kind else {
+                continue;
+            };
+            let fidx = RuleIdx(index_u32(i));
+            let expr = self.tables.intern(&filter.detection.expr);
+            for target in &filter.rules {
+                let mut found = false;
+                for c in &mut self.compiled {
+                    let named = &self.rules[c.rule.0 as usize];
+                    if named.id.as_deref() == Some(target) || named.name.as_deref() == Some(target)
+                    {
+                        c.exceptions.push(Exception {
+                            filter: fidx,
+                            logsource: rule.logsource.clone(),
+                            expr: expr.clone(),
+                        });
+                        found = true;
+                    }
+                }
+                if !found && let Some(report) = reports.iter_mut().find(|r| r.rule == Some(fidx)) {
+                    report.warnings.push(Diag::new(
+                        &report.source.file,
+                        report.source.line,
+                        1,
+                        format!("filter names rule `{target}`, which is not loaded"),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Every kept rule: compiled detections and filters, and correlation rules (kept for the
+    /// alert engine though not evaluated).
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn rule(&self, idx: RuleIdx) -> &Rule {
+        &self.rules[idx.0 as usize]
+    }
+
+    /// The detection rules evaluated by [`RuleSet::matches`], with their filters.
+    pub fn compiled(&self) -> &[CompiledRule] {
+        &self.compiled
+    }
+
+    /// The fields patterns test, indexed by [`FieldId`].
+    pub fn fields(&self) -> &[FieldRef] {
+        &self.tables.fields
+    }
+
+    /// The pattern table, indexed by [`Pattern::id`]; identical patterns on the same field are
+    /// entered once.
+    pub fn patterns(&self) -> &[Pattern] {
+        &self.tables.patterns
+    }
+
+    /// The check table, indexed by [`LeafId::Check`].
+    pub fn checks(&self) -> &[Check] {
+        &self.tables.checks
+    }
+
+    /// The value of field `field` in `ev`: the first name of its lookup list the event has.
+    pub fn field_value<'e>(&self, ev: &'e dyn EventView, field: FieldId) -> Option<Cow<'e, str>> {
+        let f = self.tables.fields.get(field.0 as usize)?;
+        eval::field_value(ev, f)
+    }
+
+    /// The reference meaning of pattern `id` on a field value: `raw` as the event has it and
+    /// `folded == fold(raw)`. Unknown ids never match.
+    pub fn pattern_is_match(&self, id: u32, raw: &str, folded: &str) -> bool {
+        self.tables
+            .matchers
+            .get(id as usize)
+            .is_some_and(|m| m.is_match(raw, folded))
+    }
+
+    /// The rules matching `ev`, in load order: logsource routing, then each rule's expression
+    /// with `hits` deciding patterns and checks evaluated here, then the rule's filters.
+    pub fn matches(&self, ev: &dyn EventView, hits: &dyn PatternHits) -> Vec<RuleIdx> {
+        let source = ev.logsource();
+        let mut out = Vec::new();
+        for c in &self.compiled {
+            if !c.logsource.fits(source.as_ref()) || !self.eval(&c.expr, ev, hits) {
+                continue;
+            }
+            let excepted = c
+                .exceptions
+                .iter()
+                .any(|x| x.logsource.fits(source.as_ref()) && self.eval(&x.expr, ev, hits));
+            if !excepted {
+                out.push(c.rule);
+            }
+        }
+        out
+    }
+
+    /// [`RuleSet::matches`] with the reference [`NaiveHits`].
+    pub fn matches_naive(&self, ev: &dyn EventView) -> Vec<RuleIdx> {
+        let hits = NaiveHits::new(self, ev);
+        self.matches(ev, &hits)
+    }
+
+    fn eval(&self, expr: &Expr<LeafId>, ev: &dyn EventView, hits: &dyn PatternHits) -> bool {
+        expr.eval(&mut |leaf| match *leaf {
+            LeafId::Pattern(p) => hits.hit(p),
+            LeafId::Check(c) => self
+                .tables
+                .checks
+                .get(c as usize)
+                .is_some_and(|c| c.eval(ev)),
+        })
+    }
+}

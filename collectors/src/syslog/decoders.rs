@@ -80,7 +80,8 @@ pub fn decode_body(ev: &mut Event) {
 
 /// Runs the decoders in order; true when one recognised the body.
 fn decode(ev: &mut Event, process: &str, body: &str) -> bool {
-    (process.starts_with("sshd") && sshd(ev, body))
+    (ev.get_str(field::EVENT_CODE).is_some() && cisco(ev, body))
+        || (process.starts_with("sshd") && sshd(ev, body))
         || (is_web_server(process) && super::access::decode(ev, body))
         || pam(ev, process, body)
         || (process == "sudo" && sudo(ev, body))
@@ -88,6 +89,73 @@ fn decode(ev: &mut Event, process: &str, body: &str) -> bool {
         || json(ev, body)
         || auditd(ev, body)
         || key_value(ev, body)
+}
+
+/// Cisco IOS and ASA message texts (the `%FAC-SEV-MNEMONIC` header was read already): who and
+/// from where, in the forms those messages use. True when anything was found.
+fn cisco(ev: &mut Event, body: &str) -> bool {
+    let mut found = false;
+    let mut user = |ev: &mut Event, u: &str| {
+        let u = u.trim().trim_matches(['"', '\'', ',', '.']);
+        if !u.is_empty() && !u.eq_ignore_ascii_case("unknown") {
+            put(ev, field::USER_NAME, u);
+            found = true;
+        }
+    };
+    // ASA: `… : user = admin : user IP = 198.51.100.9`
+    if let Some(v) = value_after(body, "user = ", &[' ', ':']) {
+        user(ev, v);
+    }
+    // ASA: `Login denied from 198.51.100.9/52311 to …`, `for user "admin"`, `User 'admin' executed`
+    if let Some(v) = value_after(body, "for user ", &[' ']) {
+        user(ev, v);
+    }
+    if let Some(v) = value_after(body, "User '", &['\'']) {
+        user(ev, v);
+    }
+    // IOS: `Login failed [user: admin] [Source: 198.51.100.9] …`
+    if let Some(v) = value_after(body, "[user: ", &[']']) {
+        user(ev, v);
+    }
+    // IOS: `Configured from console by admin on vty0 (198.51.100.9)`
+    if let Some(v) = value_after(body, " by ", &[' ']) {
+        if body.contains("Configured from") {
+            user(ev, v);
+        }
+    }
+    let ip = |ev: &mut Event, text: &str| {
+        let addr = text.split('/').next().unwrap_or(text);
+        if let Some(a) = parse_ip(addr) {
+            put(ev, field::SOURCE_IP, a);
+            true
+        } else {
+            false
+        }
+    };
+    for (key, stop) in [
+        ("user IP = ", &[' ', ':'][..]),
+        ("[Source: ", &[']'][..]),
+        ("denied from ", &[' '][..]),
+    ] {
+        if let Some(v) = value_after(body, key, stop) {
+            found |= ip(ev, v);
+        }
+    }
+    if let Some(start) = body.find(" on vty")
+        && let Some(open) = body[start..].find('(')
+        && let Some(close) = body[start + open..].find(')')
+    {
+        found |= ip(ev, &body[start + open + 1..start + open + close]);
+    }
+    found
+}
+
+/// The text after `key` up to the first of `stop` (or the end).
+fn value_after<'a>(body: &'a str, key: &str, stop: &[char]) -> Option<&'a str> {
+    let start = body.find(key)? + key.len();
+    let rest = &body[start..];
+    let end = rest.find(stop).unwrap_or(rest.len());
+    Some(&rest[..end])
 }
 
 /// Programs that log web access lines through syslog.
@@ -879,6 +947,8 @@ const KV_ECS: &[(&str, Ecs)] = &[
     ("dst", Ecs::DestinationHost),
     ("dst_ip", Ecs::DestinationHost),
     ("DST", Ecs::DestinationHost),
+    // FortiGate SSL VPN: the remote client's address
+    ("remip", Ecs::SourceHost),
     ("srcport", Ecs::SourcePort),
     ("spt", Ecs::SourcePort),
     ("src_port", Ecs::SourcePort),
@@ -1017,6 +1087,65 @@ mod tests {
     }
 
     const ABSENT: &str = "<absent>";
+
+    fn cisco_event(code: &str, message: &str) -> Event {
+        let mut ev = Event::new(
+            Dataset::Syslog,
+            Origin::new("test", None),
+            Utc::now(),
+            vec![],
+        );
+        ev.set(field::EVENT_CODE, code);
+        ev.set(field::MESSAGE, message);
+        decode_body(&mut ev);
+        ev
+    }
+
+    #[test]
+    fn cisco_asa_and_ios_who_and_where() {
+        let cases = [
+            (
+                "ASA-6-113015",
+                "AAA user authentication Rejected : reason = Invalid password : local database : user = admin : user IP = 198.51.100.9",
+                "admin",
+                "198.51.100.9",
+            ),
+            (
+                "ASA-6-605004",
+                "Login denied from 203.0.113.4/52311 to outside:10.0.0.1/ssh for user \"root\"",
+                "root",
+                "203.0.113.4",
+            ),
+            (
+                "SEC_LOGIN-4-LOGIN_FAILED",
+                "Login failed [user: cisco] [Source: 198.51.100.20] [localport: 22] [Reason: Login Authentication Failed] at 10:00:00 ICT",
+                "cisco",
+                "198.51.100.20",
+            ),
+            (
+                "SYS-5-CONFIG_I",
+                "Configured from console by netadmin on vty0 (10.1.1.5)",
+                "netadmin",
+                "10.1.1.5",
+            ),
+        ];
+        for (code, msg, user, ip) in cases {
+            let ev = cisco_event(code, msg);
+            assert_eq!(ev.get_str(field::USER_NAME), Some(user), "{msg}");
+            assert_eq!(
+                ev.get(field::SOURCE_IP).map(ToString::to_string).as_deref(),
+                Some(ip),
+                "{msg}"
+            );
+        }
+        let ev = cisco_event(
+            "ASA-5-111008",
+            "User 'enable_15' executed the 'write memory' command.",
+        );
+        assert_eq!(ev.get_str(field::USER_NAME), Some("enable_15"));
+        let ev = cisco_event("LINK-3-UPDOWN", "Interface Gi0/1, changed state to down");
+        assert_eq!(ev.get_str(field::USER_NAME), None);
+    }
 
     fn is_ip(ev: &Event, name: &str) -> bool {
         matches!(ev.get(name), Some(Value::Ip(_)))

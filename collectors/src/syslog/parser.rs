@@ -523,6 +523,14 @@ fn rfc3164<'a>(mut i: &'a [u8], ctx: &ParseContext, h: &mut Header<'a>) {
     let mut stamped = false;
     // an RFC 3339 stamp in a BSD layout: rsyslog's forward format, which always writes HOSTNAME
     let mut forward_format = false;
+    // Cisco IOS with a host before the stamp: `sw01: *Nov 25 …` or (through some relays)
+    // `sw01 47: Nov 25 …`
+    if bsd_timestamp(i, ctx).is_none()
+        && let Some((host, rest)) = host_before_stamp(i, ctx)
+    {
+        h.hostname = Some(host);
+        i = rest;
+    }
     if let Some((ts, rest)) = bsd_timestamp(i, ctx) {
         h.timestamp = Some(ts);
         stamped = true;
@@ -566,6 +574,11 @@ fn rfc3164<'a>(mut i: &'a [u8], ctx: &ParseContext, h: &mut Header<'a>) {
                 trim_spaces(&i[n..])
             } else {
                 strip_one_space(&i[n..])
+            };
+            // Cisco ASA with a host name set: `asa01 : %ASA-6-113015: …`
+            let after = match after.strip_prefix(b": ") {
+                Some(r) if cisco_code(r).is_some() => r,
+                _ => after,
             };
             if !after.is_empty()
                 && (tag_pid(after).is_some()
@@ -618,6 +631,22 @@ fn bare_tag(b: &[u8]) -> Option<(&str, &[u8])> {
         return None;
     }
     Some((as_str(word)?, &b[n + 1..]))
+}
+
+/// `HOST: STAMP` or `HOST SEQ: STAMP` (Cisco IOS through some relays): the host and the
+/// input from the stamp on.
+fn host_before_stamp<'a>(i: &'a [u8], ctx: &ParseContext) -> Option<(&'a str, &'a [u8])> {
+    let n = i.iter().take_while(|c| !matches!(c, b' ' | b':')).count();
+    let host = hostname_token(&i[..n])?;
+    let mut rest = &i[n..];
+    if let Some(r) = rest.strip_prefix(b": ") {
+        rest = r;
+    } else {
+        let r = rest.strip_prefix(b" ")?;
+        let seq = r.iter().take_while(|c| c.is_ascii_digit()).count();
+        rest = r.get(seq..)?.strip_prefix(b": ").filter(|_| seq > 0)?;
+    }
+    bsd_timestamp(rest, ctx).map(|_| (host, rest))
 }
 
 /// Host names with a dot, or an IP address: taken as the host even when no tag follows.
@@ -785,6 +814,30 @@ mod tests {
         );
         assert_eq!(h.hostname, Some("10.1.1.1"));
         assert_eq!(h.cisco_code, Some("LINK-3-UPDOWN"));
+    }
+
+    #[test]
+    fn regression_cisco_host_forms() {
+        let h = parse_header(
+            b"<166>Nov 25 10:00:00 asa01 : %ASA-6-113015: AAA user authentication Rejected",
+            &ctx(),
+        );
+        assert_eq!(h.hostname, Some("asa01"));
+        assert_eq!(h.cisco_code, Some("ASA-6-113015"));
+        assert_eq!(h.msg, b"AAA user authentication Rejected");
+        let h = parse_header(
+            b"<189>45: sw01: *Nov 25 10:00:00.123: %SYS-5-CONFIG_I: Configured from console",
+            &ctx(),
+        );
+        assert_eq!(h.hostname, Some("sw01"));
+        assert_eq!(h.cisco_code, Some("SYS-5-CONFIG_I"));
+        assert!(h.timestamp.is_some());
+        let h = parse_header(
+            b"<189>sw02 47: Nov 25 10:00:00: %PARSER-5-CFGLOG_LOGGEDCMD: User:admin logged command",
+            &ctx(),
+        );
+        assert_eq!(h.hostname, Some("sw02"));
+        assert_eq!(h.cisco_code, Some("PARSER-5-CFGLOG_LOGGEDCMD"));
     }
 
     #[test]

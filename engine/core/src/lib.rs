@@ -78,6 +78,8 @@ pub enum Value {
     Float(f64),
     Bool(bool),
     Ip(IpAddr),
+    /// Several strings, e.g. the ids of every rule an event matched (`rule.id`).
+    List(Vec<String>),
 }
 
 impl Value {
@@ -105,6 +107,7 @@ impl fmt::Display for Value {
             Value::Float(x) => write!(f, "{x}"),
             Value::Bool(b) => write!(f, "{b}"),
             Value::Ip(ip) => write!(f, "{ip}"),
+            Value::List(items) => f.write_str(&items.join(", ")),
         }
     }
 }

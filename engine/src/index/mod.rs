@@ -157,6 +157,7 @@ impl Serialize for PlainValue<'_> {
             Value::Float(_) => s.serialize_none(),
             Value::Bool(b) => s.serialize_bool(*b),
             Value::Ip(ip) => s.collect_str(ip),
+            Value::List(items) => items.serialize(s),
         }
     }
 }
@@ -226,6 +227,7 @@ fn owned(v: Value) -> OwnedValue {
         Value::Float(x) => OwnedValue::F64(x),
         Value::Bool(b) => OwnedValue::Bool(b),
         Value::Ip(ip) => OwnedValue::Str(ip.to_string()),
+        Value::List(items) => OwnedValue::Array(items.into_iter().map(OwnedValue::Str).collect()),
     }
 }
 

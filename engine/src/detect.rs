@@ -1,0 +1,313 @@
+//! Detection in the engine: loading rules (canh's embedded pack or `--rules` paths), matching
+//! every event as it is parsed, counting hits per rule, and reloading without a restart.
+//!
+//! Matches are written into the event before it reaches the WAL — `rule.id`, `rule.name` and
+//! `rule.level` (lists when several rules match) — so they are durable, searchable
+//! (`canh search 'rule.id:…'`) and never recomputed on replay.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, RwLock};
+
+use anyhow::Context;
+use canh_core::{Event, Value};
+use canh_rules::fast::FastMatcher;
+use canh_rules::{LoadReport, LoadStatus, Mapping, RuleSet, Summary};
+use serde::{Deserialize, Serialize};
+
+include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
+
+/// Fields written on matching events.
+pub const F_RULE_ID: &str = "rule.id";
+pub const F_RULE_NAME: &str = "rule.name";
+pub const F_RULE_LEVEL: &str = "rule.level";
+/// Largest rule file read (a rule is a few KiB; anything larger is a mistake).
+pub const MAX_RULE_FILE: u64 = 4 * 1024 * 1024;
+
+/// Rule files under `paths` (files as given, folders walked for `*.yml`/`*.yaml`, skipping
+/// `*.test.yml`), sorted, as (path, text).
+pub fn read_rule_files(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, String)>> {
+    let mut found = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut found).with_context(|| format!("reading {}", p.display()))?;
+        } else if p.exists() {
+            found.push(p.clone());
+        } else {
+            anyhow::bail!("{}: no such file or folder", p.display());
+        }
+    }
+    found.sort();
+    found.dedup();
+    let mut out = Vec::with_capacity(found.len());
+    for f in found {
+        let len = std::fs::metadata(&f)
+            .with_context(|| format!("reading {}", f.display()))?
+            .len();
+        anyhow::ensure!(
+            len <= MAX_RULE_FILE,
+            "{}: {len} bytes is more than a rule file may hold ({MAX_RULE_FILE})",
+            f.display()
+        );
+        let text =
+            std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+        out.push((f.display().to_string(), text));
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if let Some(name) = p.file_name().and_then(|n| n.to_str())
+            && (name.ends_with(".yml") || name.ends_with(".yaml"))
+            && !name.ends_with(".test.yml")
+            && !name.ends_with(".test.yaml")
+        {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// canh's embedded pack, named `canh:<path>`.
+pub fn builtin_files() -> Vec<(String, String)> {
+    BUILTIN_RULES
+        .iter()
+        .map(|(p, t)| (format!("canh:{p}"), (*t).to_owned()))
+        .collect()
+}
+
+/// A loaded, compiled rule set with its hit counters.
+pub struct Detector {
+    pub set: RuleSet,
+    fast: FastMatcher,
+    pub reports: Vec<LoadReport>,
+    hits: Vec<AtomicU64>,
+    /// Where the rules came from: "canh's own pack" or the paths.
+    pub origin: String,
+}
+
+impl Detector {
+    pub fn from_files(files: &[(String, String)], origin: String) -> anyhow::Result<Detector> {
+        let (set, reports) = RuleSet::load(files, Mapping::builtin());
+        let fast = FastMatcher::build(&set).context("compiling the rule set")?;
+        let hits = (0..set.rules().len()).map(|_| AtomicU64::new(0)).collect();
+        Ok(Detector {
+            set,
+            fast,
+            reports,
+            hits,
+            origin,
+        })
+    }
+
+    /// Loads `paths`, or canh's own pack when empty.
+    pub fn load(paths: &[PathBuf]) -> anyhow::Result<Detector> {
+        if paths.is_empty() {
+            Detector::from_files(&builtin_files(), "canh's own rule pack".into())
+        } else {
+            let files = read_rule_files(paths)?;
+            let origin = paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            Detector::from_files(&files, origin)
+        }
+    }
+
+    pub fn summary(&self) -> Summary {
+        Summary::of(&self.reports)
+    }
+
+    /// Matches each event and records the matches in it.
+    pub fn annotate(&self, events: &mut [Event]) {
+        let mut hits = canh_rules::fast::BitHits::default();
+        for ev in events {
+            self.fast.hits_into(&self.set, ev, &mut hits);
+            let matched = self.set.matches(ev, &hits);
+            if matched.is_empty() {
+                continue;
+            }
+            let (mut ids, mut names, mut levels) = (Vec::new(), Vec::new(), Vec::new());
+            for idx in matched {
+                if let Some(h) = self.hits.get(idx.0 as usize) {
+                    h.fetch_add(1, Relaxed);
+                }
+                let r = self.set.rule(idx);
+                ids.push(r.id.clone().unwrap_or_else(|| r.title.clone()));
+                names.push(r.title.clone());
+                levels.push(r.level.map_or("unknown", |l| l.as_str()).to_owned());
+            }
+            let put = |ev: &mut Event, name: &str, mut v: Vec<String>| {
+                let value = if v.len() == 1 {
+                    Value::Str(v.remove(0))
+                } else {
+                    Value::List(v)
+                };
+                ev.fields.insert(name.to_owned(), value);
+            };
+            put(ev, F_RULE_ID, ids);
+            put(ev, F_RULE_NAME, names);
+            put(ev, F_RULE_LEVEL, levels);
+        }
+    }
+
+    /// Rules with hits, most first.
+    pub fn top_hits(&self, n: usize) -> Vec<RuleHits> {
+        let mut v: Vec<RuleHits> = self
+            .hits
+            .iter()
+            .enumerate()
+            .filter_map(|(k, h)| {
+                let count = h.load(Relaxed);
+                let r = self.set.rules().get(k)?;
+                (count > 0).then(|| RuleHits {
+                    id: r.id.clone().unwrap_or_default(),
+                    title: r.title.clone(),
+                    hits: count,
+                })
+            })
+            .collect();
+        v.sort_by(|a, b| b.hits.cmp(&a.hits).then_with(|| a.title.cmp(&b.title)));
+        v.truncate(n);
+        v
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleHits {
+    pub id: String,
+    pub title: String,
+    pub hits: u64,
+}
+
+/// What `canh status` shows about detection.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DetectionSnapshot {
+    pub origin: String,
+    pub compiled: usize,
+    pub unsupported: usize,
+    pub invalid: usize,
+    pub reloads: u64,
+    pub last_reload_error: Option<String>,
+    pub top_rules: Vec<RuleHits>,
+}
+
+/// The engine's current detector, swapped whole on reload: events in flight finish with the
+/// set they started with, none is matched twice or skipped.
+pub struct Detection {
+    current: RwLock<Arc<Detector>>,
+    paths: Vec<PathBuf>,
+    reloads: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+impl Detection {
+    pub fn new(detector: Detector, paths: Vec<PathBuf>) -> Detection {
+        Detection {
+            current: RwLock::new(Arc::new(detector)),
+            paths,
+            reloads: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+        }
+    }
+
+    pub fn current(&self) -> Arc<Detector> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Reloads the rules from the same paths. A set with invalid rules or one that fails to
+    /// load is refused and the old set stays; the error says why.
+    pub fn reload(&self) -> Result<Summary, String> {
+        let result = Detector::load(&self.paths)
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|d| {
+                let s = d.summary();
+                if s.invalid > 0 {
+                    let first: Vec<String> = d
+                        .reports
+                        .iter()
+                        .filter(|r| matches!(r.status, LoadStatus::Invalid { .. }))
+                        .take(5)
+                        .map(ToString::to_string)
+                        .collect();
+                    return Err(format!(
+                        "{} invalid rule(s); keeping the previous set:\n{}",
+                        s.invalid,
+                        first.join("\n")
+                    ));
+                }
+                Ok(d)
+            });
+        match result {
+            Ok(d) => {
+                let s = d.summary();
+                *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(d);
+                self.reloads.fetch_add(1, Relaxed);
+                *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                Ok(s)
+            }
+            Err(e) => {
+                *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    pub fn snapshot(&self) -> DetectionSnapshot {
+        let d = self.current();
+        let s = d.summary();
+        DetectionSnapshot {
+            origin: d.origin.clone(),
+            compiled: s.compiled,
+            unsupported: s.unsupported,
+            invalid: s.invalid,
+            reloads: self.reloads.load(Relaxed),
+            last_reload_error: self
+                .last_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            top_rules: d.top_hits(20),
+        }
+    }
+
+    /// The hook the listeners run on each batch.
+    pub fn enrich(self: &Arc<Self>) -> canh_collectors::listen::Enrich {
+        let me = self.clone();
+        Arc::new(move |events: &mut [Event]| me.current().annotate(events))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_pack_is_embedded_and_valid() {
+        let d = Detector::load(&[]).unwrap();
+        let s = d.summary();
+        assert!(
+            BUILTIN_RULES.len() >= 40,
+            "{} rule files",
+            BUILTIN_RULES.len()
+        );
+        assert_eq!(
+            s.invalid,
+            0,
+            "{:#?}",
+            d.reports
+                .iter()
+                .filter(|r| !r.status.is_compiled())
+                .collect::<Vec<_>>()
+        );
+        assert!(s.compiled >= 40);
+    }
+}
