@@ -1051,3 +1051,58 @@ fn rules_lint_and_test_commands() {
         "{out}"
     );
 }
+
+#[test]
+fn connection_limit_and_message_size_limit_are_enforced_and_counted() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = d.path().join("canh.toml");
+    std::fs::write(
+        &cfg,
+        "max_connections = 2\nmax_message_bytes = 1024\nnetflow = []\n",
+    )
+    .unwrap();
+    let data = d.path().join("data");
+    let eng = Engine::start(
+        &data,
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--syslog",
+            "tcp://127.0.0.1:0",
+        ],
+    );
+    let addr = eng.addr("tcp");
+    let held: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    let t = Instant::now();
+    while eng.status()["listeners"][0]["connections_open"] != 2 {
+        assert!(t.elapsed() < WAIT);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // the third is closed at once and counted
+    let mut third = TcpStream::connect(addr).unwrap();
+    third.set_read_timeout(Some(WAIT)).unwrap();
+    let mut buf = [0u8; 1];
+    assert_eq!(std::io::Read::read(&mut third, &mut buf).unwrap_or(0), 0);
+    // a message over the limit is cut to it, kept, and counted
+    let mut s = &held[0];
+    let long = format!(
+        "<13>Nov 25 10:00:00 host app: longmarker {}\n",
+        "x".repeat(5000)
+    );
+    s.write_all(long.as_bytes()).unwrap();
+    assert_eq!(wait_count(&data, "longmarker", 1), 1);
+    let o = search(&data, &["longmarker", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["event.original"].as_str().unwrap().len(), 1024);
+    assert!(
+        v["canh.warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("truncated from 50"),
+        "{v}"
+    );
+    let st = eng.status();
+    assert_eq!(st["listeners"][0]["connections_refused"], 1);
+    assert_eq!(st["listeners"][0]["truncated"], 1);
+    drop(held);
+}

@@ -919,3 +919,91 @@ mod tests {
         assert_eq!(h.msg, b"restart.");
     }
 }
+
+#[cfg(test)]
+mod roundtrip {
+    //! RFC 5424 render → parse: whatever a conforming sender writes comes back field for field.
+    use super::*;
+    use chrono::{TimeZone, Timelike};
+    use proptest::prelude::*;
+
+    fn name() -> impl Strategy<Value = String> {
+        // SD-NAME: printable US-ASCII except `=`, SP, `]`, `"`
+        "[!#-<>-\\\\^-~]{1,32}"
+    }
+
+    fn field(max: usize) -> impl Strategy<Value = Option<String>> {
+        proptest::option::of(proptest::string::string_regex(&format!("[!-~]{{1,{max}}}")).unwrap())
+            .prop_map(|o| o.filter(|s| s != "-"))
+    }
+
+    fn escape(v: &str) -> String {
+        let mut o = String::new();
+        for c in v.chars() {
+            if matches!(c, '"' | '\\' | ']') {
+                o.push('\\');
+            }
+            o.push(c);
+        }
+        o
+    }
+
+    proptest! {
+        #[test]
+        fn render_then_parse(
+            pri in 0u8..=191,
+            secs in 0i64..4_102_444_800,
+            micros in 0u32..1_000_000,
+            host in field(255),
+            app in field(48),
+            procid in field(128),
+            msgid in field(32),
+            sd in proptest::collection::vec((name(), proptest::collection::vec((name(), "\\PC{0,20}"), 0..4)), 0..4),
+            msg in "\\PC{0,80}",
+        ) {
+            let ts = Utc.timestamp_opt(secs, micros * 1000).unwrap();
+            let mut line = format!("<{pri}>1 {} ", ts.format("%Y-%m-%dT%H:%M:%S%.6fZ"));
+            for f in [&host, &app, &procid, &msgid] {
+                line.push_str(f.as_deref().unwrap_or("-"));
+                line.push(' ');
+            }
+            // SD-IDs are unique within a message (RFC 5424 §6.3.2)
+            let mut seen = std::collections::HashSet::new();
+            let sd: Vec<_> = sd.into_iter().filter(|(id, _)| seen.insert(id.clone())).collect();
+            if sd.is_empty() {
+                line.push('-');
+            }
+            for (id, params) in &sd {
+                line.push('[');
+                line.push_str(id);
+                for (k, v) in params {
+                    line.push_str(&format!(" {k}=\"{}\"", escape(v)));
+                }
+                line.push(']');
+            }
+            let msg = msg.trim_start().trim_end_matches(['\n', '\r', '\0']).to_owned();
+            if !msg.is_empty() {
+                line.push(' ');
+                line.push_str(&msg);
+            }
+            let ctx = ParseContext { received: Utc::now(), zone: DefaultZone::Local };
+            let h = parse_header(line.as_bytes(), &ctx);
+            prop_assert!(h.warnings.is_empty(), "{:?} for {line:?}", h.warnings);
+            prop_assert_eq!(h.pri, Some(pri));
+            prop_assert_eq!(h.version, Some(1));
+            let got = h.timestamp.unwrap();
+            prop_assert_eq!(got.timestamp(), ts.timestamp());
+            prop_assert_eq!(got.nanosecond() / 1000, micros);
+            prop_assert_eq!(h.hostname, host.as_deref());
+            prop_assert_eq!(h.app_name, app.as_deref());
+            prop_assert_eq!(h.proc_id, procid.as_deref());
+            prop_assert_eq!(h.msg_id, msgid.as_deref());
+            let want: Vec<SdElement> = sd
+                .iter()
+                .map(|(id, ps)| SdElement { id: id.clone(), params: ps.clone() })
+                .collect();
+            prop_assert_eq!(&h.structured_data, &want);
+            prop_assert_eq!(std::str::from_utf8(h.msg).unwrap(), msg.as_str());
+        }
+    }
+}

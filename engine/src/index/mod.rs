@@ -732,6 +732,22 @@ mod tests {
     }
 
     #[test]
+    fn retention_drops_whole_old_days_only() {
+        let d = tempfile::tempdir().unwrap();
+        for day in ["2026-08-01", "2026-08-26", "2026-08-27", "2026-11-25"] {
+            std::fs::create_dir_all(d.path().join(day)).unwrap();
+        }
+        std::fs::create_dir_all(d.path().join("not-a-day")).unwrap();
+        let mut ix = DayIndexes::new(d.path(), 1);
+        let today = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+        let removed = ix.apply_retention(today, 90).unwrap();
+        let fmt = |v: &[NaiveDate]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(fmt(&removed), vec!["2026-08-01", "2026-08-26"]);
+        assert_eq!(fmt(&list_days(d.path())), vec!["2026-08-27", "2026-11-25"]);
+        assert!(d.path().join("not-a-day").exists());
+    }
+
+    #[test]
     fn bad_query_is_a_query_error() {
         let d = tempfile::tempdir().unwrap();
         let mut ix = DayIndexes::new(d.path(), 1);
