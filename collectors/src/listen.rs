@@ -529,3 +529,113 @@ mod tests {
         assert_eq!(udp_drops_from_proc(t, 1), 0);
     }
 }
+
+/// How often waiting NetFlow data whose template never came is returned raw.
+pub const NETFLOW_EXPIRE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Settings of NetFlow/IPFIX listeners.
+#[derive(Clone, Default)]
+pub struct NetflowSettings {
+    /// Exporters allowed to send (empty: everyone).
+    pub allow: Vec<ipnet::IpNet>,
+    pub enrich: Option<Enrich>,
+}
+
+/// Runs a NetFlow/IPFIX listener: one decoder (and template cache) per listener, fed in
+/// arrival order; events go to the engine like syslog events.
+pub async fn serve_netflow(
+    url: ListenUrl,
+    sock: UdpSocket,
+    settings: NetflowSettings,
+    stats: Arc<crate::stats::NetflowStats>,
+    tx: EventSender,
+) -> io::Result<()> {
+    let port = sock.local_addr()?.port();
+    let drops_stats = stats.clone();
+    let drops = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(KERNEL_DROPS_INTERVAL);
+        loop {
+            tick.tick().await;
+            if let Some(n) = kernel_udp_drops(port) {
+                drops_stats.dropped_kernel.store(n, Relaxed);
+            }
+        }
+    });
+    let _abort = AbortOnDrop(drops);
+    let mut decoder = crate::netflow::Decoder::default();
+    let mut buf = vec![0u8; MAX_UDP_DATAGRAM + 1];
+    let mut expire = tokio::time::interval(NETFLOW_EXPIRE_INTERVAL);
+    loop {
+        let (mut events, n_dgrams) = tokio::select! {
+            r = sock.recv_from(&mut buf) => {
+                let (n, peer) = r?;
+                let mut events = Vec::new();
+                let mut k = 0;
+                let mut next = Some((n, peer));
+                // take what is already waiting, up to a batch
+                while let Some((n, peer)) = next.take() {
+                    k += 1;
+                    netflow_datagram(&mut decoder, &buf[..n], peer, &settings, &stats, &url, &mut events);
+                    if k < UDP_BATCH {
+                        match sock.try_recv_from(&mut buf) {
+                            Ok(x) => next = Some(x),
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+                (events, k)
+            }
+            _ = expire.tick() => {
+                let d = decoder.expire(Utc::now());
+                (d.events, 0)
+            }
+        };
+        let _ = n_dgrams;
+        if events.is_empty() {
+            continue;
+        }
+        if let Some(enrich) = &settings.enrich {
+            enrich(&mut events);
+        }
+        let n = events.len() as u64;
+        match tx.send_timeout(events, UDP_QUEUE_WAIT).await {
+            Ok(()) => {}
+            Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+                stats.dropped_queue.fetch_add(n, Relaxed);
+            }
+            Err(mpsc::error::SendTimeoutError::Closed(_)) => return Ok(()),
+        }
+    }
+}
+
+fn netflow_datagram(
+    decoder: &mut crate::netflow::Decoder,
+    data: &[u8],
+    peer: SocketAddr,
+    settings: &NetflowSettings,
+    stats: &crate::stats::NetflowStats,
+    url: &ListenUrl,
+    out: &mut Vec<Event>,
+) {
+    if !settings.allow.is_empty() && !settings.allow.iter().any(|net| net.contains(&peer.ip())) {
+        stats.refused.fetch_add(1, Relaxed);
+        debug!(listener = %url, %peer, "NetFlow datagram from an exporter not on the allow-list");
+        return;
+    }
+    let now = Utc::now();
+    let d = decoder.decode(data, peer, now, &url.text);
+    stats.record(
+        peer.ip(),
+        now,
+        crate::stats::DatagramOutcome {
+            bytes: data.len(),
+            records: d.stats.records + d.stats.options_records,
+            template_misses: d.stats.template_misses,
+            decode_errors: d.stats.decode_errors,
+            sequence_gaps: d.stats.sequence_gaps,
+            version: d.stats.version,
+        },
+    );
+    out.extend(d.events);
+}

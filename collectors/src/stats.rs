@@ -193,3 +193,120 @@ mod tests {
         assert_eq!(other.1.received, 5);
     }
 }
+
+/// Counters of one NetFlow/IPFIX listener, in total and per exporter.
+#[derive(Debug, Default)]
+pub struct NetflowStats {
+    pub url: String,
+    pub datagrams: AtomicU64,
+    pub bytes: AtomicU64,
+    /// Datagrams from exporters not on the allow-list (dropped on purpose, counted).
+    pub refused: AtomicU64,
+    /// Events the engine's queue could not take in time.
+    pub dropped_queue: AtomicU64,
+    /// Datagrams the kernel dropped (socket buffer full), from /proc.
+    pub dropped_kernel: AtomicU64,
+    exporters: Mutex<HashMap<String, ExporterStats>>,
+}
+
+/// Counters of one exporter (router, firewall) on one NetFlow listener.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExporterStats {
+    pub datagrams: u64,
+    pub bytes: u64,
+    /// Flow and options records decoded into events.
+    pub records: u64,
+    /// Data sets that arrived before their template (they wait, bounded).
+    pub template_misses: u64,
+    /// Sets or packets that could not be decoded (kept raw, counted).
+    pub decode_errors: u64,
+    /// Packets or records lost on the way, from the exporter's sequence numbers.
+    pub sequence_gaps: u64,
+    pub version: Option<u16>,
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
+/// A point-in-time copy of a NetFlow listener's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetflowSnapshot {
+    pub url: String,
+    pub datagrams: u64,
+    pub bytes: u64,
+    pub refused: u64,
+    pub dropped_queue: u64,
+    pub dropped_kernel: u64,
+    pub totals: ExporterStats,
+    pub exporters: Vec<(String, ExporterStats)>,
+}
+
+/// What one datagram contributed, for [`NetflowStats::record`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DatagramOutcome {
+    pub bytes: usize,
+    pub records: u64,
+    pub template_misses: u64,
+    pub decode_errors: u64,
+    pub sequence_gaps: u64,
+    pub version: Option<u16>,
+}
+
+impl NetflowStats {
+    pub fn new(url: impl Into<String>) -> Self {
+        NetflowStats {
+            url: url.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Counts one datagram from `exporter`.
+    pub fn record(&self, exporter: IpAddr, now: DateTime<Utc>, o: DatagramOutcome) {
+        self.datagrams.fetch_add(1, Relaxed);
+        self.bytes.fetch_add(o.bytes as u64, Relaxed);
+        let mut map = self.exporters.lock().unwrap_or_else(|e| e.into_inner());
+        let key = exporter.to_string();
+        let len = map.len();
+        let e = if map.contains_key(&key) || len < MAX_TRACKED_SOURCES {
+            map.entry(key).or_default()
+        } else {
+            map.entry(OTHER_SOURCES.to_owned()).or_default()
+        };
+        e.datagrams += 1;
+        e.bytes += o.bytes as u64;
+        e.records += o.records;
+        e.template_misses += o.template_misses;
+        e.decode_errors += o.decode_errors;
+        e.sequence_gaps += o.sequence_gaps;
+        if o.version.is_some() {
+            e.version = o.version;
+        }
+        e.last_seen = Some(now);
+    }
+
+    pub fn snapshot(&self) -> NetflowSnapshot {
+        let map = self.exporters.lock().unwrap_or_else(|e| e.into_inner());
+        let mut exporters: Vec<(String, ExporterStats)> =
+            map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        drop(map);
+        exporters.sort_by(|a, b| b.1.records.cmp(&a.1.records).then_with(|| a.0.cmp(&b.0)));
+        let mut totals = ExporterStats::default();
+        for (_, e) in &exporters {
+            totals.datagrams += e.datagrams;
+            totals.bytes += e.bytes;
+            totals.records += e.records;
+            totals.template_misses += e.template_misses;
+            totals.decode_errors += e.decode_errors;
+            totals.sequence_gaps += e.sequence_gaps;
+            totals.last_seen = totals.last_seen.max(e.last_seen);
+        }
+        NetflowSnapshot {
+            url: self.url.clone(),
+            datagrams: self.datagrams.load(Relaxed),
+            bytes: self.bytes.load(Relaxed),
+            refused: self.refused.load(Relaxed),
+            dropped_queue: self.dropped_queue.load(Relaxed),
+            dropped_kernel: self.dropped_kernel.load(Relaxed),
+            totals,
+            exporters,
+        }
+    }
+}

@@ -295,22 +295,17 @@ async fn run_engine(
         bound.push((url.clone(), b));
     }
     let api_listener = api::bind(cfg.api).await?;
-    let mut inactive = Vec::new();
+    let mut netflow_bound = Vec::new();
     for url in &cfg.netflow {
-        inactive.push((
-            format!("netflow {url}"),
-            "NetFlow/IPFIX decoding is not built yet".to_owned(),
-        ));
+        match listen::bind(url)
+            .await
+            .with_context(|| format!("netflow: cannot listen on {url}"))?
+        {
+            listen::Bound::Udp(sock) => netflow_bound.push((url.clone(), sock)),
+            listen::Bound::Tcp(_) => return Err(usage(format!("netflow: {url}: udp:// only"))),
+        }
     }
-    if !cfg.rules.is_empty() {
-        inactive.push((
-            "rules".to_owned(),
-            format!(
-                "{} rule path(s) given; the rule engine is not built yet",
-                cfg.rules.len()
-            ),
-        ));
-    }
+    let inactive: Vec<(String, String)> = Vec::new();
 
     let pcfg = PipelineConfig {
         data_dir: cfg.data_dir.clone(),
@@ -342,6 +337,23 @@ async fn run_engine(
             }
         }));
     }
+    let mut nf_stats = Vec::new();
+    for (url, sock) in netflow_bound {
+        let local = sock.local_addr()?;
+        let st = Arc::new(canh_collectors::stats::NetflowStats::new(url.text.clone()));
+        nf_stats.push(st.clone());
+        println!("listening netflow {url} (bound {local})");
+        let nf = listen::NetflowSettings {
+            allow: cfg.netflow_exporters.clone(),
+            enrich: Some(detection.enrich()),
+        };
+        let tx = pipeline.sender();
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = listen::serve_netflow(url.clone(), sock, nf, st, tx).await {
+                error!(listener = %url, error = %e, "netflow listener stopped");
+            }
+        }));
+    }
     for (name, why) in &inactive {
         println!("not started {name}: {why}");
     }
@@ -354,14 +366,16 @@ async fn run_engine(
 
     let started_at = Utc::now();
     let snapshot = {
-        let (stats, counters, inactive, det) = (
+        let (stats, counters, inactive, det, nf) = (
             stats.clone(),
             counters.clone(),
             inactive.clone(),
             detection.clone(),
+            nf_stats.clone(),
         );
         Arc::new(move || status::EngineStatus {
             detection: Some(det.snapshot()),
+            netflow: nf.iter().map(|s| s.snapshot()).collect(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             pid: std::process::id(),
             started_at,
@@ -451,12 +465,25 @@ fn rules_lint(paths: &[PathBuf], verbose: bool) -> anyhow::Result<()> {
     } else {
         crate::detect::read_rule_files(paths).map_err(usage)?
     };
-    let (_set, reports) = canh_rules::RuleSet::load(&files, canh_rules::Mapping::builtin());
+    let (set, reports) = canh_rules::RuleSet::load(&files, canh_rules::Mapping::builtin());
     let mut out = std::io::stdout().lock();
     for r in &reports {
         let show = verbose || !r.status.is_compiled() || !r.warnings.is_empty();
         if show {
             writeln!(out, "{r}")?;
+        }
+    }
+    // Patterns the fast matcher's Hyperscan backend refused run on the regex crate: same
+    // answers, slower; the rule's author may want to know.
+    match canh_rules::fast::FastMatcher::build(&set) {
+        Ok(fast) => {
+            for f in fast.fallbacks() {
+                writeln!(out, "{}:1: warning: {f}", set.rule(f.rule).source)?;
+            }
+        }
+        Err(e) => {
+            writeln!(out, "error: cannot compile the rule set: {e}")?;
+            return Err(RulesFailed(format!("cannot compile the rule set: {e}")).into());
         }
     }
     let s = canh_rules::Summary::of(&reports);

@@ -29,6 +29,8 @@ pub struct FileConfig {
     pub api: Option<String>,
     pub syslog: Option<Vec<String>>,
     pub netflow: Option<Vec<String>>,
+    /// Exporters allowed to send NetFlow/IPFIX (addresses or CIDR blocks); empty: all.
+    pub netflow_exporters: Option<Vec<String>>,
     pub rules: Option<Vec<PathBuf>>,
     pub commit_interval_ms: Option<u64>,
     pub max_message_bytes: Option<usize>,
@@ -58,6 +60,7 @@ impl FileConfig {
             api,
             syslog,
             netflow,
+            netflow_exporters,
             rules,
             commit_interval_ms,
             max_message_bytes,
@@ -90,6 +93,7 @@ pub struct Config {
     pub api: SocketAddr,
     pub syslog: Vec<ListenUrl>,
     pub netflow: Vec<ListenUrl>,
+    pub netflow_exporters: Vec<ipnet::IpNet>,
     pub rules: Vec<PathBuf>,
     pub commit_interval: Duration,
     pub max_message_bytes: usize,
@@ -179,6 +183,18 @@ impl Config {
                 ));
             }
         }
+        let mut netflow_exporters = Vec::new();
+        for (k, t) in f.netflow_exporters.unwrap_or_default().iter().enumerate() {
+            let net = t
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| t.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+            match net {
+                Ok(n) => netflow_exporters.push(n),
+                Err(_) => errs.push(format!(
+                    "netflow_exporters[{k}]: {t:?} is not an address or CIDR block"
+                )),
+            }
+        }
         let commit_ms = f.commit_interval_ms.unwrap_or(1000);
         if !COMMIT_INTERVAL_MS.contains(&commit_ms) {
             errs.push(format!(
@@ -261,6 +277,7 @@ impl Config {
             api,
             syslog,
             netflow,
+            netflow_exporters,
             rules,
             commit_interval: Duration::from_millis(commit_ms),
             max_message_bytes,

@@ -29,6 +29,8 @@ pub struct EngineStatus {
     pub pipeline: PipelineSnapshot,
     #[serde(default)]
     pub detection: Option<crate::detect::DetectionSnapshot>,
+    #[serde(default)]
+    pub netflow: Vec<canh_collectors::stats::NetflowSnapshot>,
 }
 
 pub fn status_path(data: &Path) -> PathBuf {
@@ -79,6 +81,15 @@ pub mod metric {
     pub const INDEX_ERRORS: &str = "canh_index_errors_total";
     pub const REPLAYED: &str = "canh_wal_replayed_events_total";
     pub const QUEUE_DEPTH: &str = "canh_pipeline_queue_depth";
+    pub const NF_DATAGRAMS: &str = "canh_netflow_datagrams_total";
+    pub const NF_RECORDS: &str = "canh_netflow_records_total";
+    pub const NF_TEMPLATE_MISSES: &str = "canh_netflow_template_misses_total";
+    pub const NF_DECODE_ERRORS: &str = "canh_netflow_decode_errors_total";
+    pub const NF_SEQUENCE_GAPS: &str = "canh_netflow_sequence_gaps_total";
+    pub const NF_REFUSED: &str = "canh_netflow_refused_datagrams_total";
+    pub const NF_DROPPED_QUEUE: &str = "canh_netflow_dropped_queue_events_total";
+    pub const NF_DROPPED_KERNEL: &str = "canh_netflow_dropped_kernel_datagrams_total";
+    pub const RULE_HITS: &str = "canh_rule_hits_total";
 }
 
 /// Renders the status in Prometheus text exposition format.
@@ -257,6 +268,25 @@ pub fn render_text(s: &EngineStatus, now: DateTime<Utc>) -> String {
         p.replay_skipped,
         p.index_errors
     );
+    if let Some(d) = &s.detection {
+        let _ = writeln!(
+            o,
+            "rules    {}: {} compiled, {} unsupported · reloads {}{}",
+            d.origin,
+            d.compiled,
+            d.unsupported,
+            d.reloads,
+            d.last_reload_error
+                .as_ref()
+                .map_or(String::new(), |e| format!(
+                    " · LAST RELOAD REFUSED: {}",
+                    e.lines().next().unwrap_or("")
+                )),
+        );
+        for r in d.top_rules.iter().take(5) {
+            let _ = writeln!(o, "         {:>8} hits  {}", r.hits, r.title);
+        }
+    }
     for (name, why) in &s.inactive {
         let _ = writeln!(o, "inactive {name}: {why}");
     }
@@ -306,6 +336,57 @@ pub fn render_text(s: &EngineStatus, now: DateTime<Utc>) -> String {
                 st.hostname.as_deref().unwrap_or("-"),
                 seen
             );
+        }
+    }
+    if !s.netflow.is_empty() {
+        let _ = writeln!(o);
+        let _ = writeln!(
+            o,
+            "{:<28} {:>10} {:>10} {:>9} {:>8} {:>8} {:>8} {:>8} {:>10}",
+            "NETFLOW",
+            "DATAGRAMS",
+            "RECORDS",
+            "TPL-MISS",
+            "ERRORS",
+            "SEQ-GAP",
+            "REFUSED",
+            "DROP(K)",
+            "BYTES"
+        );
+        for l in &s.netflow {
+            let t = &l.totals;
+            let _ = writeln!(
+                o,
+                "{:<28} {:>10} {:>10} {:>9} {:>8} {:>8} {:>8} {:>8} {:>10}",
+                l.url,
+                l.datagrams,
+                t.records,
+                t.template_misses,
+                t.decode_errors,
+                t.sequence_gaps,
+                l.refused,
+                l.dropped_kernel,
+                human_bytes(l.bytes)
+            );
+            for (exp, e) in &l.exporters {
+                let seen = e.last_seen.map_or("-".to_owned(), |t| {
+                    format!("{}s ago", (now - t).num_seconds().max(0))
+                });
+                let v = e.version.map_or("-".to_owned(), |v| format!("v{v}"));
+                let _ = writeln!(
+                    o,
+                    "  {:<26} {:>10} {:>10} {:>9} {:>8} {:>8} {:>8} {:>8} {:>10}   {v} {seen}",
+                    exp,
+                    e.datagrams,
+                    e.records,
+                    e.template_misses,
+                    e.decode_errors,
+                    e.sequence_gaps,
+                    "",
+                    "",
+                    human_bytes(e.bytes)
+                );
+            }
         }
     }
     o

@@ -58,7 +58,10 @@ impl Engine {
                     panic!("canh up exited before listening: {err}");
                 }
             };
-            if let Some(rest) = line.strip_prefix("listening syslog ") {
+            if let Some(rest) = line
+                .strip_prefix("listening syslog ")
+                .or_else(|| line.strip_prefix("listening netflow "))
+            {
                 // "udp://127.0.0.1:0 (bound 127.0.0.1:43567)"
                 let (url, b) = rest.split_once(" (bound ").unwrap();
                 bound.push((url.to_owned(), b.trim_end_matches(')').parse().unwrap()));
@@ -1105,4 +1108,211 @@ fn connection_limit_and_message_size_limit_are_enforced_and_counted() {
     assert_eq!(st["listeners"][0]["connections_refused"], 1);
     assert_eq!(st["listeners"][0]["truncated"], 1);
     drop(held);
+}
+
+/// Writes a pcap (Ethernet, IPv4) with `flows` distinct TCP and UDP flows of 3 packets each.
+fn write_pcap(path: &Path, flows: u16) {
+    let mut out = Vec::new();
+    // global header: magic, v2.4, zone 0, sigfigs 0, snaplen, linktype Ethernet
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&0i32.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&65535u32.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    let checksum = |h: &[u8]| -> u16 {
+        let mut sum: u32 = h
+            .chunks(2)
+            .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+            .sum();
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        !(sum as u16)
+    };
+    let mut t = 1_764_000_000u32;
+    for f in 0..flows {
+        let tcp = f % 2 == 0;
+        let src = [10, 20, (f >> 8) as u8, (f & 0xff) as u8];
+        let dst = [203, 0, 113, (f % 250) as u8 + 1];
+        for k in 0..3u8 {
+            let l4: Vec<u8> = if tcp {
+                let flags = [0x02u8, 0x10, 0x11][k as usize]; // SYN, ACK, FIN+ACK
+                let mut h = Vec::new();
+                h.extend_from_slice(&(40000 + f).to_be_bytes());
+                h.extend_from_slice(&443u16.to_be_bytes());
+                h.extend_from_slice(&u32::from(k).to_be_bytes());
+                h.extend_from_slice(&0u32.to_be_bytes());
+                h.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+                h
+            } else {
+                let mut h = Vec::new();
+                h.extend_from_slice(&(50000 + f).to_be_bytes());
+                h.extend_from_slice(&53u16.to_be_bytes());
+                h.extend_from_slice(&(8u16 + 12).to_be_bytes());
+                h.extend_from_slice(&0u16.to_be_bytes());
+                h.extend_from_slice(b"canh-test-dn");
+                h
+            };
+            let total = 20 + l4.len() as u16;
+            let mut ip = vec![0x45, 0];
+            ip.extend_from_slice(&total.to_be_bytes());
+            ip.extend_from_slice(&f.to_be_bytes());
+            ip.extend_from_slice(&[0x40, 0, 64, if tcp { 6 } else { 17 }, 0, 0]);
+            ip.extend_from_slice(&src);
+            ip.extend_from_slice(&dst);
+            let c = checksum(&ip);
+            ip[10..12].copy_from_slice(&c.to_be_bytes());
+            let mut frame = vec![
+                0, 0x11, 0x22, 0x33, 0x44, 0x55, 0, 0x66, 0x77, 0x88, 0x99, 0xaa, 0x08, 0x00,
+            ];
+            frame.extend_from_slice(&ip);
+            frame.extend_from_slice(&l4);
+            t += 1;
+            out.extend_from_slice(&t.to_le_bytes());
+            out.extend_from_slice(&0u32.to_le_bytes());
+            out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+            out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+            out.extend_from_slice(&frame);
+        }
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Flow records nfdump decodes from what softflowd exports for `pcap` with `version`.
+fn nfdump_records(dir: &Path, pcap: &Path, version: &str) -> u64 {
+    let out = dir.join(format!("nfcapd-v{version}"));
+    std::fs::create_dir_all(&out).unwrap();
+    let port = free_udp_port().to_string();
+    let mut nfcapd = Command::new("nfcapd")
+        .args(["-w"])
+        .arg(&out)
+        .args(["-p", &port, "-b", "127.0.0.1", "-t", "60"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let st = Command::new("softflowd")
+        .args(["-d", "-r"])
+        .arg(pcap)
+        .args([
+            "-n",
+            &format!("127.0.0.1:{port}"),
+            "-v",
+            version,
+            "-c",
+            "none",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::thread::sleep(Duration::from_millis(500));
+    Command::new("kill")
+        .args(["-TERM", &nfcapd.id().to_string()])
+        .status()
+        .unwrap();
+    nfcapd.wait().unwrap();
+    let o = Command::new("nfdump")
+        .arg("-R")
+        .arg(&out)
+        .args(["-q", "-o", "csv"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| l.chars().next().is_some_and(|c| c.is_ascii_digit()))
+        .count() as u64
+}
+
+#[test]
+fn softflowd_exports_are_indexed_exactly_as_nfdump_decodes_them() {
+    for tool in ["softflowd", "nfcapd", "nfdump"] {
+        if !have(tool) {
+            println!("skipped: {tool} not installed");
+            return;
+        }
+    }
+    let d = tempfile::tempdir().unwrap();
+    let pcap = d.path().join("traffic.pcap");
+    write_pcap(&pcap, 60);
+    let data = d.path().join("data");
+    let eng = Engine::start(
+        &data,
+        &[
+            "--syslog",
+            "tcp://127.0.0.1:0",
+            "--netflow",
+            "udp://127.0.0.1:0",
+        ],
+    );
+    let nf_port = eng
+        .bound
+        .iter()
+        .find(|(u, _)| u.starts_with("udp"))
+        .map(|(_, a)| *a)
+        .unwrap_or_else(|| {
+            // the netflow listener is printed on its own line
+            panic!("no netflow listener in {:?}", eng.bound)
+        })
+        .port();
+    let mut total = 0;
+    for version in ["5", "9", "10"] {
+        let want = nfdump_records(d.path(), &pcap, version);
+        assert!(
+            want >= 60,
+            "nfdump decoded only {want} records for v{version}"
+        );
+        let st = Command::new("softflowd")
+            .args(["-d", "-r"])
+            .arg(&pcap)
+            .args([
+                "-n",
+                &format!("127.0.0.1:{nf_port}"),
+                "-v",
+                version,
+                "-c",
+                "none",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success());
+        total += want;
+        let q = format!(
+            "event.dataset:netflow AND netflow.version:{version} AND NOT netflow.type:netflow_options"
+        );
+        assert_eq!(wait_count(&data, &q, want), want, "v{version}");
+    }
+    assert_eq!(
+        count(
+            &data,
+            "event.dataset:netflow AND NOT netflow.type:netflow_options"
+        ),
+        total
+    );
+    // fields as ECS names
+    assert!(
+        count(
+            &data,
+            "event.dataset:netflow AND destination.port:443 AND network.transport:tcp"
+        ) >= 30 * 3
+    );
+    let st = eng.status();
+    let nf = &st["netflow"][0];
+    assert_eq!(nf["totals"]["decode_errors"], 0);
+    assert!(nf["totals"]["records"].as_u64().unwrap() >= total);
+    assert_eq!(nf["exporters"][0][0], "127.0.0.1");
 }

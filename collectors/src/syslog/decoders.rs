@@ -118,10 +118,10 @@ fn cisco(ev: &mut Event, body: &str) -> bool {
         user(ev, v);
     }
     // IOS: `Configured from console by admin on vty0 (198.51.100.9)`
-    if let Some(v) = value_after(body, " by ", &[' ']) {
-        if body.contains("Configured from") {
-            user(ev, v);
-        }
+    if body.contains("Configured from")
+        && let Some(v) = value_after(body, " by ", &[' '])
+    {
+        user(ev, v);
     }
     let ip = |ev: &mut Event, text: &str| {
         let addr = text.split('/').next().unwrap_or(text);

@@ -73,3 +73,45 @@ pub const URL_ORIGINAL: &str = "url.original";
 pub const URL_PATH: &str = "url.path";
 pub const URL_QUERY: &str = "url.query";
 pub const USER_AGENT_ORIGINAL: &str = "user_agent.original";
+
+// Added for the NetFlow/IPFIX decoders (collectors/src/netflow/).
+/// Bytes and packets of a flow, both directions, scaled by the sampling rate.
+pub const NETWORK_BYTES: &str = "network.bytes";
+pub const NETWORK_PACKETS: &str = "network.packets";
+/// The IANA protocol number as text (`6`), beside `network.transport` (`tcp`).
+pub const NETWORK_IANA_NUMBER: &str = "network.iana_number";
+/// `ipv4` or `ipv6`.
+pub const NETWORK_TYPE: &str = "network.type";
+/// Names of the TCP flags seen in a flow (`syn`, `ack` …); the bits are `netflow.tcp_control_bits`.
+pub const NETWORK_TCP_FLAGS: &str = "network.tcp_flags";
+/// When a flow started and ended (RFC 3339 text); `event.duration` is in nanoseconds.
+pub const EVENT_START: &str = "event.start";
+pub const EVENT_END: &str = "event.end";
+pub const EVENT_DURATION: &str = "event.duration";
+/// The device that exported a flow.
+pub const OBSERVER_IP: &str = "observer.ip";
+pub const OBSERVER_INGRESS_INTERFACE_ID: &str = "observer.ingress.interface.id";
+pub const OBSERVER_INGRESS_INTERFACE_NAME: &str = "observer.ingress.interface.name";
+pub const OBSERVER_EGRESS_INTERFACE_ID: &str = "observer.egress.interface.id";
+pub const OBSERVER_EGRESS_INTERFACE_NAME: &str = "observer.egress.interface.name";
+/// Prefix of NetFlow/IPFIX elements without an ECS name: `netflow.<element name>`,
+/// `netflow.ie<id>` for unknown ids, `netflow.pen<PEN>.<id>` for enterprise elements.
+pub const NETFLOW_PREFIX: &str = "netflow.";
+/// 5, 9 or 10 (IPFIX).
+pub const NETFLOW_VERSION: &str = "netflow.version";
+/// `netflow_flow` or `netflow_options`.
+pub const NETFLOW_TYPE: &str = "netflow.type";
+pub const NETFLOW_TEMPLATE_ID: &str = "netflow.template_id";
+/// NetFlow v9 source id.
+pub const NETFLOW_SOURCE_ID: &str = "netflow.exporter.source_id";
+/// IPFIX observation domain id.
+pub const NETFLOW_OBSERVATION_DOMAIN_ID: &str = "netflow.exporter.observation_domain_id";
+/// NetFlow v5 engine type and id.
+pub const NETFLOW_ENGINE_TYPE: &str = "netflow.exporter.engine_type";
+pub const NETFLOW_ENGINE_ID: &str = "netflow.exporter.engine_id";
+/// Bytes and packets as the exporter counted them, before the sampling rate was applied.
+pub const NETFLOW_RAW_BYTES: &str = "netflow.raw_bytes";
+pub const NETFLOW_RAW_PACKETS: &str = "netflow.raw_packets";
+/// The sampling rate applied to `network.bytes`/`network.packets` (100 = one packet in 100).
+pub const NETFLOW_SAMPLING_RATE: &str = "netflow.sampling_rate";
+pub const NETFLOW_TCP_CONTROL_BITS: &str = "netflow.tcp_control_bits";

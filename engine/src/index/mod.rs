@@ -25,6 +25,7 @@ use serde_json::{Map, Value as Json};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::directory::MmapDirectory;
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery};
+use tantivy::query_grammar::{Occur as GOccur, UserInputAst, UserInputLeaf};
 use tantivy::schema::{
     DateOptions, DateTimePrecision, Field, IndexRecordOption, JsonObjectOptions, OwnedValue,
     STORED, Schema, TextFieldIndexing, TextOptions,
@@ -385,12 +386,7 @@ impl DayIndexes {
                 return Ok(());
             };
             let w = self.writers.remove(&day).expect("present");
-            w.writer
-                .wait_merging_threads()
-                .map_err(|source| IndexError::Tantivy {
-                    path: day_dir(&self.root, day),
-                    source,
-                })?;
+            finish_writer(&self.root, day, w)?;
         }
         Ok(())
     }
@@ -433,12 +429,7 @@ impl DayIndexes {
     pub fn close(mut self, pos: u64) -> Result<(), IndexError> {
         self.commit(pos)?;
         for (day, w) in self.writers.drain() {
-            w.writer
-                .wait_merging_threads()
-                .map_err(|source| IndexError::Tantivy {
-                    path: day_dir(&self.root, day),
-                    source,
-                })?;
+            finish_writer(&self.root, day, w)?;
         }
         Ok(())
     }
@@ -457,12 +448,7 @@ impl DayIndexes {
             .collect();
         for day in stale {
             if let Some(w) = self.writers.remove(&day) {
-                w.writer
-                    .wait_merging_threads()
-                    .map_err(|source| IndexError::Tantivy {
-                        path: day_dir(&self.root, day),
-                        source,
-                    })?;
+                finish_writer(&self.root, day, w)?;
             }
         }
         Ok(())
@@ -489,6 +475,16 @@ impl DayIndexes {
         }
         Ok(removed)
     }
+}
+
+/// Waits for a writer's merges and drops it.
+fn finish_writer(root: &Path, day: NaiveDate, w: DayWriter) -> Result<(), IndexError> {
+    w.writer
+        .wait_merging_threads()
+        .map_err(|source| IndexError::Tantivy {
+            path: day_dir(root, day),
+            source,
+        })
 }
 
 fn commit_writer(
@@ -562,10 +558,15 @@ impl Reader {
         } else {
             let mut parser = QueryParser::for_index(index, vec![s.message, s.host, s.fields]);
             parser.set_conjunction_by_default();
-            parser.parse_query(q).map_err(|e| IndexError::Query {
+            let err = |msg: String| IndexError::Query {
                 query: q.to_owned(),
-                msg: e.to_string(),
-            })?
+                msg,
+            };
+            let ast = tantivy::query_grammar::parse_query(q)
+                .map_err(|_| err("syntax error (quote values with spaces or colons)".into()))?;
+            parser
+                .build_query_from_user_input_ast(normalize_negations(ast))
+                .map_err(|e| err(e.to_string()))?
         };
         if req.from.is_none() && req.to.is_none() {
             return Ok(user);
@@ -633,6 +634,46 @@ impl Reader {
         hits.sort_by_key(|h| std::cmp::Reverse(h.0));
         hits.truncate(limit);
         Ok(hits.into_iter().map(|h| h.1).collect())
+    }
+}
+
+/// Makes negations mean what an officer means. tantivy reads `a AND NOT b` as `a AND (NOT b)`,
+/// and a clause made only of exclusions matches nothing, so the whole query would match
+/// nothing: such a sub-clause inside a conjunction is spliced into it (`+a -b`), and a query
+/// made only of exclusions (`NOT b`) gets "every event" added (`* -b`).
+fn normalize_negations(ast: UserInputAst) -> UserInputAst {
+    fn all_negative(items: &[(Option<GOccur>, UserInputAst)]) -> bool {
+        !items.is_empty() && items.iter().all(|(o, _)| *o == Some(GOccur::MustNot))
+    }
+    fn walk(ast: UserInputAst) -> UserInputAst {
+        match ast {
+            UserInputAst::Clause(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (occur, child) in items {
+                    match (occur, walk(child)) {
+                        (Some(GOccur::Must) | None, UserInputAst::Clause(inner))
+                            if all_negative(&inner) =>
+                        {
+                            out.extend(inner);
+                        }
+                        (o, c) => out.push((o, c)),
+                    }
+                }
+                UserInputAst::Clause(out)
+            }
+            UserInputAst::Boost(inner, b) => UserInputAst::Boost(Box::new(walk(*inner)), b),
+            leaf => leaf,
+        }
+    }
+    match walk(ast) {
+        UserInputAst::Clause(mut items) if all_negative(&items) => {
+            items.push((
+                Some(GOccur::Must),
+                UserInputAst::Leaf(Box::new(UserInputLeaf::All)),
+            ));
+            UserInputAst::Clause(items)
+        }
+        other => other,
     }
 }
 
@@ -720,6 +761,17 @@ mod tests {
         assert_eq!(count("source.ip:203.0.113.5 AND event.dataset:syslog"), 3);
         assert_eq!(count("srcip:10.1.1.1"), 3);
         assert_eq!(count("process.pid:42"), 3);
+        // negations mean what they say
+        assert_eq!(
+            count("source.ip:203.0.113.5 AND NOT host.hostname:web01"),
+            2
+        );
+        assert_eq!(count("NOT host.hostname:web01"), 2);
+        assert_eq!(count("* -host.hostname:web01"), 2);
+        assert_eq!(
+            count("srcip:10.1.1.1 AND NOT (host.hostname:web01 OR message:new)"),
+            1
+        );
         let hits = r.search(&req("*")).unwrap();
         assert_eq!(hits[0]["message"], "new");
         assert_eq!(hits[2]["host.hostname"], "Web01");
