@@ -22,13 +22,16 @@ up: build
 test: setup
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p canh-rules --all-targets --no-default-features -- -D warnings
 	$(CARGO) test --workspace --all-targets --no-fail-fast
 	$(CARGO) test --workspace --doc
+	$(CARGO) test -p canh-rules --no-default-features
 	$(MAKE) fuzz-build
 
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p canh-rules --all-targets --no-default-features -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all
@@ -45,6 +48,7 @@ bench-e2e: setup
 ## Fuzz targets live outside the workspace; they build on stable with RUSTC_BOOTSTRAP=1.
 fuzz-build:
 	cd collectors/fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) build --bins
+	cd rules/fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) build --bins
 
 clean:
 	$(CARGO) clean

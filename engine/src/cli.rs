@@ -465,12 +465,25 @@ fn rules_lint(paths: &[PathBuf], verbose: bool) -> anyhow::Result<()> {
     } else {
         crate::detect::read_rule_files(paths).map_err(usage)?
     };
-    let (_set, reports) = canh_rules::RuleSet::load(&files, canh_rules::Mapping::builtin());
+    let (set, reports) = canh_rules::RuleSet::load(&files, canh_rules::Mapping::builtin());
     let mut out = std::io::stdout().lock();
     for r in &reports {
         let show = verbose || !r.status.is_compiled() || !r.warnings.is_empty();
         if show {
             writeln!(out, "{r}")?;
+        }
+    }
+    // Patterns the fast matcher's Hyperscan backend refused run on the regex crate: same
+    // answers, slower; the rule's author may want to know.
+    match canh_rules::fast::FastMatcher::build(&set) {
+        Ok(fast) => {
+            for f in fast.fallbacks() {
+                writeln!(out, "{}:1: warning: {f}", set.rule(f.rule).source)?;
+            }
+        }
+        Err(e) => {
+            writeln!(out, "error: cannot compile the rule set: {e}")?;
+            return Err(RulesFailed(format!("cannot compile the rule set: {e}")).into());
         }
     }
     let s = canh_rules::Summary::of(&reports);

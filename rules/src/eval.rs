@@ -23,6 +23,15 @@ pub trait EventView {
     /// The event's logsource; `None` when the event does not say, which fits every rule
     /// (test-format events).
     fn logsource(&self) -> Option<EventSource>;
+
+    /// Calls `f` with the name of every field [`EventView::field`] answers for, and returns
+    /// true; the default returns false without calling `f` (the event cannot list its
+    /// fields). The fast matcher then reads only the fields the event has instead of asking
+    /// for every name a rule set knows.
+    fn each_field_name(&self, f: &mut dyn FnMut(&str)) -> bool {
+        let _ = f;
+        false
+    }
 }
 
 impl EventView for Event {
@@ -44,6 +53,16 @@ impl EventView for Event {
     fn logsource(&self) -> Option<EventSource> {
         Some(logsource::derive(self))
     }
+
+    fn each_field_name(&self, f: &mut dyn FnMut(&str)) -> bool {
+        self.fields.keys().for_each(|k| f(k));
+        for name in [field::TIMESTAMP, field::EVENT_CREATED, field::EVENT_DATASET] {
+            if !self.fields.contains_key(name) {
+                f(name);
+            }
+        }
+        true
+    }
 }
 
 /// A reference to an event is an event (so `&&ev` coerces where `&dyn EventView` is wanted).
@@ -54,6 +73,10 @@ impl<T: EventView + ?Sized> EventView for &T {
 
     fn logsource(&self) -> Option<EventSource> {
         (**self).logsource()
+    }
+
+    fn each_field_name(&self, f: &mut dyn FnMut(&str)) -> bool {
+        (**self).each_field_name(f)
     }
 }
 
@@ -66,6 +89,11 @@ impl EventView for BTreeMap<String, String> {
     fn logsource(&self) -> Option<EventSource> {
         None
     }
+
+    fn each_field_name(&self, f: &mut dyn FnMut(&str)) -> bool {
+        self.keys().for_each(|k| f(k));
+        true
+    }
 }
 
 impl EventView for HashMap<String, String> {
@@ -75,6 +103,11 @@ impl EventView for HashMap<String, String> {
 
     fn logsource(&self) -> Option<EventSource> {
         None
+    }
+
+    fn each_field_name(&self, f: &mut dyn FnMut(&str)) -> bool {
+        self.keys().for_each(|k| f(k));
+        true
     }
 }
 
@@ -87,6 +120,15 @@ pub fn field_value<'e>(ev: &'e dyn EventView, f: &FieldRef) -> Option<Cow<'e, st
 pub trait PatternHits {
     /// Whether pattern `pattern` (an index into [`RuleSet::patterns`]) hits.
     fn hit(&self, pattern: u32) -> bool;
+
+    /// Calls `f` with every pattern that hits and returns true, when the implementation holds
+    /// them all up front (a fast matcher's bit set); [`RuleSet::matches`] then evaluates only
+    /// the rules those patterns can make true. The default returns false without calling `f`
+    /// (hits computed on demand, such as [`NaiveHits`]): every rule is evaluated.
+    fn each_hit(&self, f: &mut dyn FnMut(u32)) -> bool {
+        let _ = f;
+        false
+    }
 }
 
 /// A field's text as the event has it and folded; `None` when the event lacks the field.

@@ -82,7 +82,14 @@
 //!    its Unicode classes and case folding differ from the `regex` crate's: use it as a
 //!    prefilter (`HS_FLAG_PREFILTER`, `HS_FLAG_UTF8`) and confirm candidates with
 //!    [`RuleSet::pattern_is_match`], which is then identical by construction.
-//! 5. Checks and the boolean structure stay with [`RuleSet::matches`].
+//! 5. Checks and the boolean structure stay with [`RuleSet::matches`]. A [`PatternHits`]
+//!    that can list its hits ([`PatternHits::each_hit`]) lets it evaluate only the rules a hit
+//!    pattern can make true, plus those that can match with no hit (`not …`, checks alone).
+//! 6. An event that lists its field names ([`EventView::each_field_name`]) is read by the
+//!    names it has, not by every name the rule set knows.
+//!
+//! [`fast::FastMatcher`] does all of this with Hyperscan (feature `hyperscan`, default) or
+//! with aho-corasick and `regex::RegexSet`.
 
 pub mod condition;
 pub mod detection;
@@ -90,6 +97,8 @@ mod diag;
 pub mod eval;
 pub mod expr;
 pub mod fast;
+#[cfg(feature = "hyperscan")]
+mod hs;
 pub mod logsource;
 pub mod mapping;
 pub mod model;
@@ -291,6 +300,76 @@ pub struct RuleSet {
     rules: Vec<Rule>,
     tables: Tables,
     compiled: Vec<CompiledRule>,
+    prune: Prune,
+}
+
+/// Which compiled rules can match an event, given the patterns that hit it: the rules that
+/// name a hit pattern, plus the rules whose expression can be true with no pattern hit at all
+/// (e.g. `not selection`, a check alone). Every other rule has all its patterns false and an
+/// expression that is then false whatever its checks say, so skipping it changes no answer.
+#[derive(Debug, Clone, Default)]
+struct Prune {
+    /// Per pattern id: the compiled rules (indices into `compiled`) whose expression names it.
+    by_pattern: Vec<Vec<u32>>,
+    /// One bit per compiled rule: its expression can be true with every pattern false.
+    always: Vec<u64>,
+}
+
+/// Three-valued truth for [`can_hold_without_hits`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tri {
+    False,
+    True,
+    Unknown,
+}
+
+/// Whether `expr` can be true when no pattern hits, whatever its checks say: Kleene logic
+/// with patterns false and checks unknown; only a definite `False` rules it out.
+fn can_hold_without_hits(expr: &Expr<LeafId>) -> bool {
+    fn tri(e: &Expr<LeafId>) -> Tri {
+        match e {
+            Expr::Leaf(LeafId::Pattern(_)) => Tri::False,
+            Expr::Leaf(LeafId::Check(_)) => Tri::Unknown,
+            Expr::Not(inner) => match tri(inner) {
+                Tri::False => Tri::True,
+                Tri::True => Tri::False,
+                Tri::Unknown => Tri::Unknown,
+            },
+            Expr::All(v) => v.iter().fold(Tri::True, |acc, e| match (acc, tri(e)) {
+                (Tri::False, _) | (_, Tri::False) => Tri::False,
+                (Tri::True, Tri::True) => Tri::True,
+                _ => Tri::Unknown,
+            }),
+            Expr::Any(v) => v.iter().fold(Tri::False, |acc, e| match (acc, tri(e)) {
+                (Tri::True, _) | (_, Tri::True) => Tri::True,
+                (Tri::False, Tri::False) => Tri::False,
+                _ => Tri::Unknown,
+            }),
+        }
+    }
+    tri(expr) != Tri::False
+}
+
+impl Prune {
+    fn build(compiled: &[CompiledRule], patterns: usize) -> Prune {
+        let mut by_pattern: Vec<Vec<u32>> = vec![Vec::new(); patterns];
+        let mut always = vec![0u64; compiled.len().div_ceil(64)];
+        for (i, c) in compiled.iter().enumerate() {
+            let ci = index_u32(i);
+            for leaf in c.expr.leaves() {
+                if let LeafId::Pattern(p) = *leaf
+                    && let Some(list) = by_pattern.get_mut(p as usize)
+                    && list.last() != Some(&ci)
+                {
+                    list.push(ci);
+                }
+            }
+            if can_hold_without_hits(&c.expr) {
+                always[i / 64] |= 1 << (i % 64);
+            }
+        }
+        Prune { by_pattern, always }
+    }
 }
 
 /// The tables rules share: fields, patterns (with their compiled matchers), checks.
@@ -390,6 +469,7 @@ impl RuleSet {
             }
         }
         set.attach_filters(&mut reports);
+        set.prune = Prune::build(&set.compiled, set.tables.patterns.len());
         (set, reports)
     }
 
@@ -472,14 +552,28 @@ impl RuleSet {
             .is_some_and(|m| m.is_match(raw, folded))
     }
 
+    /// Whether pattern `id` matches `hay`, the text its haystack is (the raw value for a
+    /// `cased` pattern, the folded one otherwise): how the fast matcher confirms candidates.
+    #[cfg_attr(not(feature = "hyperscan"), allow(dead_code))]
+    pub(crate) fn pattern_is_match_on(&self, id: u32, hay: &str) -> bool {
+        self.tables
+            .matchers
+            .get(id as usize)
+            .is_some_and(|m| m.is_match_on(hay))
+    }
+
     /// The rules matching `ev`, in load order: logsource routing, then each rule's expression
     /// with `hits` deciding patterns and checks evaluated here, then the rule's filters.
+    ///
+    /// When `hits` can list its hits ([`PatternHits::each_hit`], as the fast matcher's
+    /// [`fast::BitHits`] does), only the rules that name a hit pattern and the rules that can
+    /// match with no pattern hit are evaluated; the answer is the same.
     pub fn matches(&self, ev: &dyn EventView, hits: &dyn PatternHits) -> Vec<RuleIdx> {
         let source = ev.logsource();
         let mut out = Vec::new();
-        for c in &self.compiled {
+        let mut try_rule = |c: &CompiledRule| {
             if !c.logsource.fits(source.as_ref()) || !self.eval(&c.expr, ev, hits) {
-                continue;
+                return;
             }
             let excepted = c
                 .exceptions
@@ -488,6 +582,26 @@ impl RuleSet {
             if !excepted {
                 out.push(c.rule);
             }
+        };
+        let mut candidates = self.prune.always.clone();
+        let listed = hits.each_hit(&mut |p| {
+            for &c in self.prune.by_pattern.get(p as usize).map_or(&[][..], |v| v) {
+                candidates[c as usize / 64] |= 1 << (c % 64);
+            }
+        });
+        if listed {
+            for (w, &word) in candidates.iter().enumerate() {
+                let mut bits = word;
+                while bits != 0 {
+                    let i = w * 64 + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    if let Some(c) = self.compiled.get(i) {
+                        try_rule(c);
+                    }
+                }
+            }
+        } else {
+            self.compiled.iter().for_each(try_rule);
         }
         out
     }

@@ -135,7 +135,12 @@ impl Matcher {
 
     /// The reference meaning of a pattern. `folded` must be `fold(raw)`.
     pub fn is_match(&self, raw: &str, folded: &str) -> bool {
-        let hay = self.source.haystack(raw, folded);
+        self.is_match_on(self.source.haystack(raw, folded))
+    }
+
+    /// The reference meaning of a pattern on its haystack (raw or folded, as the pattern
+    /// says).
+    pub fn is_match_on(&self, hay: &str) -> bool {
         match (&self.source, &self.regex) {
             (PatternSource::Literal { text, anchor, .. }, _) => anchor.test(hay, text),
             (PatternSource::Regex { .. }, Some(re)) => re.is_match(hay),
