@@ -990,6 +990,39 @@ fn rules_reload_on_sighup_and_a_broken_set_keeps_the_old_one() {
             .unwrap()
             .contains("r.yml")
     );
+
+    // the API reloads too; it needs the token, refuses a broken set with 422 and says why
+    let token = std::fs::read_to_string(data.join("api.token"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let post = |auth: bool| -> String {
+        let mut s = TcpStream::connect(eng.api).unwrap();
+        let a = if auth {
+            format!("Authorization: Bearer {token}\r\n")
+        } else {
+            String::new()
+        };
+        write!(s, "POST /api/v1/rules/reload HTTP/1.1\r\nHost: x\r\n{a}Content-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut s, &mut out).unwrap();
+        out
+    };
+    assert!(post(false).starts_with("HTTP/1.1 401"));
+    let r = post(true);
+    assert!(
+        r.starts_with("HTTP/1.1 422") && r.contains("keeping the previous set"),
+        "{r}"
+    );
+    std::fs::write(rules.join("r.yml"), rule("charlie")).unwrap();
+    let r = post(true);
+    assert!(
+        r.starts_with("HTTP/1.1 200") && r.contains("1 compiled"),
+        "{r}"
+    );
+    send("four charlie");
+    assert_eq!(wait_count(&data, "four", 1), 1);
+    assert_eq!(count(&data, "four AND rule.name:\"word charlie\""), 1);
 }
 
 #[test]
