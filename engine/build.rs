@@ -11,6 +11,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in entries.flatten() {
         let p = e.path();
         if p.is_dir() {
+            // a new file in a sub-folder must re-embed the pack
+            println!("cargo:rerun-if-changed={}", p.display());
             walk(&p, out);
         } else if p.extension().is_some_and(|x| x == "yml" || x == "yaml") {
             out.push(p);

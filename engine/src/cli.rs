@@ -95,6 +95,10 @@ pub struct UpArgs {
     /// Rule file or folder (repeatable); replaces canh's own pack.
     #[arg(long, value_name = "PATH")]
     pub rules: Vec<PathBuf>,
+    /// IOC list: a file of IP addresses and CIDR blocks, one per line (repeatable); checked on
+    /// the source and destination of every event, reloaded with the rules.
+    #[arg(long, value_name = "FILE")]
+    pub ioc: Vec<PathBuf>,
     /// Zone for stamps without one: local, UTC or +07:00.
     #[arg(long, value_name = "TZ")]
     pub timezone: Option<String>,
@@ -190,6 +194,7 @@ pub fn resolve_config(a: &UpArgs) -> anyhow::Result<Config> {
         syslog: (!a.syslog.is_empty()).then(|| a.syslog.clone()),
         netflow: (!a.netflow.is_empty()).then(|| a.netflow.clone()),
         rules: (!a.rules.is_empty()).then(|| a.rules.clone()),
+        ioc_lists: (!a.ioc.is_empty()).then(|| a.ioc.clone()),
         commit_interval_ms: a.commit_interval_ms,
         tls: (a.tls_cert.is_some() || a.tls_key.is_some() || a.tls_client_ca.is_some()).then(
             || TlsFiles {
@@ -259,7 +264,8 @@ async fn run_engine(
     token: String,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> anyhow::Result<()> {
-    let detector = Detector::load(&cfg.rules).context("loading rules")?;
+    let detector = Detector::load_with_ioc(&cfg.rules, &cfg.ioc_lists)
+        .context("loading rules and IOC lists")?;
     let sum = detector.summary();
     if sum.invalid > 0 {
         for r in detector
@@ -278,7 +284,11 @@ async fn run_engine(
         "rules {}: {} compiled, {} unsupported",
         detector.origin, sum.compiled, sum.unsupported
     );
-    let detection = Arc::new(Detection::new(detector, cfg.rules.clone()));
+    let detection = Arc::new(Detection::new(
+        detector,
+        cfg.rules.clone(),
+        cfg.ioc_lists.clone(),
+    ));
     let settings = SyslogSettings {
         enrich: Some(detection.enrich()),
         zone: cfg.zone,

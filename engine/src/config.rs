@@ -32,6 +32,8 @@ pub struct FileConfig {
     /// Exporters allowed to send NetFlow/IPFIX (addresses or CIDR blocks); empty: all.
     pub netflow_exporters: Option<Vec<String>>,
     pub rules: Option<Vec<PathBuf>>,
+    /// IOC address lists (files of IPs and CIDR blocks).
+    pub ioc_lists: Option<Vec<PathBuf>>,
     pub commit_interval_ms: Option<u64>,
     pub max_message_bytes: Option<usize>,
     pub max_connections: Option<usize>,
@@ -62,6 +64,7 @@ impl FileConfig {
             netflow,
             netflow_exporters,
             rules,
+            ioc_lists,
             commit_interval_ms,
             max_message_bytes,
             max_connections,
@@ -95,6 +98,7 @@ pub struct Config {
     pub netflow: Vec<ListenUrl>,
     pub netflow_exporters: Vec<ipnet::IpNet>,
     pub rules: Vec<PathBuf>,
+    pub ioc_lists: Vec<PathBuf>,
     pub commit_interval: Duration,
     pub max_message_bytes: usize,
     pub max_connections: usize,
@@ -228,6 +232,12 @@ impl Config {
                 ));
             }
         }
+        let ioc_lists = f.ioc_lists.unwrap_or_default();
+        for (k, p) in ioc_lists.iter().enumerate() {
+            if !p.is_file() {
+                errs.push(format!("ioc_lists[{k}]: {}: no such file", p.display()));
+            }
+        }
         let needs_tls = syslog.iter().any(|u| u.transport == Transport::Tls);
         let tls = match f.tls {
             Some(TlsFiles {
@@ -279,6 +289,7 @@ impl Config {
             netflow,
             netflow_exporters,
             rules,
+            ioc_lists,
             commit_interval: Duration::from_millis(commit_ms),
             max_message_bytes,
             max_connections,

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use anyhow::Context;
 use canh_core::{Event, Value};
 use canh_rules::fast::FastMatcher;
+use canh_rules::ioc::{IocList, IocSet};
 use canh_rules::{LoadReport, LoadStatus, Mapping, RuleSet, Summary};
 use serde::{Deserialize, Serialize};
 
@@ -88,6 +89,39 @@ pub struct Detector {
     hits: Vec<AtomicU64>,
     /// Where the rules came from: "canh's own pack" or the paths.
     pub origin: String,
+    /// IOC address lists, checked on `source.ip` and `destination.ip` before the rules run.
+    pub ioc: IocSet,
+    pub ioc_lists: Vec<IocList>,
+    ioc_hits: AtomicU64,
+}
+
+/// Fields written on events whose addresses are on an IOC list.
+pub const F_IOC_MATCHED: &str = "canh.ioc.matched";
+pub const F_IOC_LISTS: &str = "canh.ioc.lists";
+pub const F_INDICATOR_IP: &str = "threat.indicator.ip";
+/// Largest IOC list file read (a million addresses is ~20 MiB).
+pub const MAX_IOC_FILE: u64 = 512 * 1024 * 1024;
+
+/// Reads and parses IOC list files (one address or CIDR block per line).
+pub fn load_ioc(paths: &[PathBuf]) -> anyhow::Result<(IocSet, Vec<IocList>)> {
+    if paths.is_empty() {
+        return Ok((IocSet::default(), Vec::new()));
+    }
+    let mut lists = Vec::with_capacity(paths.len());
+    for p in paths {
+        let len = std::fs::metadata(p)
+            .with_context(|| format!("reading IOC list {}", p.display()))?
+            .len();
+        anyhow::ensure!(
+            len <= MAX_IOC_FILE,
+            "{}: {len} bytes is more than an IOC list may hold ({MAX_IOC_FILE})",
+            p.display()
+        );
+        let text = std::fs::read_to_string(p)
+            .with_context(|| format!("reading IOC list {}", p.display()))?;
+        lists.push((p.display().to_string(), text));
+    }
+    Ok(IocSet::parse(&lists)?)
 }
 
 impl Detector {
@@ -101,7 +135,19 @@ impl Detector {
             reports,
             hits,
             origin,
+            ioc: IocSet::default(),
+            ioc_lists: Vec::new(),
+            ioc_hits: AtomicU64::new(0),
         })
+    }
+
+    /// Loads rules from `paths` (canh's own pack when empty) and IOC lists from `ioc`.
+    pub fn load_with_ioc(paths: &[PathBuf], ioc: &[PathBuf]) -> anyhow::Result<Detector> {
+        let mut d = Detector::load(paths)?;
+        let (set, lists) = load_ioc(ioc)?;
+        d.ioc = set;
+        d.ioc_lists = lists;
+        Ok(d)
     }
 
     /// Loads `paths`, or canh's own pack when empty.
@@ -127,6 +173,9 @@ impl Detector {
     pub fn annotate(&self, events: &mut [Event]) {
         let mut hits = canh_rules::fast::BitHits::default();
         for ev in events {
+            if !self.ioc.is_empty() {
+                self.check_ioc(ev);
+            }
             self.fast.hits_into(&self.set, ev, &mut hits);
             let matched = self.set.matches(ev, &hits);
             if matched.is_empty() {
@@ -153,6 +202,39 @@ impl Detector {
             put(ev, F_RULE_ID, ids);
             put(ev, F_RULE_NAME, names);
             put(ev, F_RULE_LEVEL, levels);
+        }
+    }
+
+    /// Marks an event whose source or destination address is on an IOC list.
+    fn check_ioc(&self, ev: &mut Event) {
+        let (mut matched, mut lists, mut first) = (Vec::new(), Vec::<String>::new(), None);
+        for f in [
+            canh_core::field::SOURCE_IP,
+            canh_core::field::DESTINATION_IP,
+        ] {
+            let ip = match ev.get(f) {
+                Some(Value::Ip(ip)) => Some(*ip),
+                Some(Value::Str(s)) => s.parse().ok(),
+                _ => None,
+            };
+            let Some(ip) = ip else { continue };
+            if let Some(ids) = self.ioc.lookup(ip) {
+                matched.push(f.to_owned());
+                first.get_or_insert(ip);
+                for id in ids {
+                    let name = self.ioc.list_name(*id).to_owned();
+                    if !lists.contains(&name) {
+                        lists.push(name);
+                    }
+                }
+            }
+        }
+        if let Some(ip) = first {
+            self.ioc_hits.fetch_add(1, Relaxed);
+            ev.fields
+                .insert(F_IOC_MATCHED.to_owned(), Value::List(matched));
+            ev.fields.insert(F_IOC_LISTS.to_owned(), Value::List(lists));
+            ev.fields.insert(F_INDICATOR_IP.to_owned(), Value::Ip(ip));
         }
     }
 
@@ -195,6 +277,10 @@ pub struct DetectionSnapshot {
     pub reloads: u64,
     pub last_reload_error: Option<String>,
     pub top_rules: Vec<RuleHits>,
+    #[serde(default)]
+    pub ioc_lists: Vec<(String, usize)>,
+    #[serde(default)]
+    pub ioc_hits: u64,
 }
 
 /// The engine's current detector, swapped whole on reload: events in flight finish with the
@@ -202,15 +288,17 @@ pub struct DetectionSnapshot {
 pub struct Detection {
     current: RwLock<Arc<Detector>>,
     paths: Vec<PathBuf>,
+    ioc_paths: Vec<PathBuf>,
     reloads: AtomicU64,
     last_error: Mutex<Option<String>>,
 }
 
 impl Detection {
-    pub fn new(detector: Detector, paths: Vec<PathBuf>) -> Detection {
+    pub fn new(detector: Detector, paths: Vec<PathBuf>, ioc_paths: Vec<PathBuf>) -> Detection {
         Detection {
             current: RwLock::new(Arc::new(detector)),
             paths,
+            ioc_paths,
             reloads: AtomicU64::new(0),
             last_error: Mutex::new(None),
         }
@@ -226,7 +314,7 @@ impl Detection {
     /// Reloads the rules from the same paths. A set with invalid rules or one that fails to
     /// load is refused and the old set stays; the error says why.
     pub fn reload(&self) -> Result<Summary, String> {
-        let result = Detector::load(&self.paths)
+        let result = Detector::load_with_ioc(&self.paths, &self.ioc_paths)
             .map_err(|e| format!("{e:#}"))
             .and_then(|d| {
                 let s = d.summary();
@@ -276,6 +364,12 @@ impl Detection {
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
             top_rules: d.top_hits(20),
+            ioc_lists: d
+                .ioc_lists
+                .iter()
+                .map(|l| (l.name.clone(), l.entries))
+                .collect(),
+            ioc_hits: d.ioc_hits.load(Relaxed),
         }
     }
 

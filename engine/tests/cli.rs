@@ -1349,3 +1349,108 @@ fn softflowd_exports_are_indexed_exactly_as_nfdump_decodes_them() {
     assert!(nf["totals"]["records"].as_u64().unwrap() >= total);
     assert_eq!(nf["exporters"][0][0], "127.0.0.1");
 }
+
+#[test]
+fn ioc_lists_mark_syslog_and_flows_and_reload_with_the_rules() {
+    let d = tempfile::tempdir().unwrap();
+    let list = d.path().join("c2.txt");
+    std::fs::write(&list, "# test list\n203.0.113.0/28\n2001:db8:bad::/48\n").unwrap();
+    let data = d.path().join("data");
+    let eng = Engine::start(
+        &data,
+        &[
+            "--syslog",
+            "tcp://127.0.0.1:0",
+            "--netflow",
+            "udp://127.0.0.1:0",
+            "--ioc",
+            list.to_str().unwrap(),
+        ],
+    );
+    let addr = eng.addr("tcp");
+    let send = |msg: &str| {
+        let mut s = TcpStream::connect(addr).unwrap();
+        writeln!(s, "{msg}").unwrap();
+    };
+    send(
+        "<38>Nov 25 10:00:00 bastion01 sshd[7]: Failed password for admin from 203.0.113.9 port 4242 ssh2",
+    );
+    send(
+        "<38>Nov 25 10:00:00 bastion01 sshd[7]: Failed password for admin from 203.0.113.99 port 4242 ssh2",
+    );
+    assert_eq!(wait_count(&data, "process.name:sshd", 2), 2);
+    let o = search(&data, &["source.ip:203.0.113.9", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["canh.ioc.matched"],
+        serde_json::json!(["source.ip"]),
+        "{v}"
+    );
+    assert_eq!(v["threat.indicator.ip"], "203.0.113.9");
+    assert!(
+        v["rule.name"]
+            .to_string()
+            .contains("Connection with an address on an IOC list"),
+        "{v}"
+    );
+    assert_eq!(
+        count(
+            &data,
+            "source.ip:203.0.113.99 AND canh.ioc.matched:source.ip"
+        ),
+        0
+    );
+    // flows: softflowd export of a pcap whose destinations are 203.0.113.1..
+    if have("softflowd") {
+        let pcap = d.path().join("t.pcap");
+        write_pcap(&pcap, 20);
+        let port = eng
+            .bound
+            .iter()
+            .find(|(u, _)| u.starts_with("udp"))
+            .unwrap()
+            .1
+            .port();
+        let st = Command::new("softflowd")
+            .args(["-d", "-r"])
+            .arg(&pcap)
+            .args(["-n", &format!("127.0.0.1:{port}"), "-v", "9", "-c", "none"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success());
+        // write_pcap sends flow f to 203.0.113.(f % 250 + 1): flows 0..=14 go to .1-.15 (in the /28)
+        assert_eq!(
+            wait_count(
+                &data,
+                "event.dataset:netflow AND canh.ioc.matched:destination.ip",
+                15
+            ),
+            15
+        );
+    } else {
+        println!("skipped the flow part: softflowd not installed");
+    }
+    // a new list on reload
+    std::fs::write(&list, "203.0.113.99\n").unwrap();
+    let pid = eng.child.id().to_string();
+    Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    let t = Instant::now();
+    while eng.status()["detection"]["reloads"] != 1 {
+        assert!(
+            t.elapsed() < WAIT,
+            "no reload: {}",
+            eng.status()["detection"]
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    send(
+        "<38>Nov 25 10:00:01 bastion01 sshd[7]: Failed password for root from 203.0.113.99 port 4243 ssh2",
+    );
+    assert_eq!(
+        wait_count(&data, "user.name:root AND canh.ioc.matched:source.ip", 1),
+        1
+    );
+    assert_eq!(eng.status()["detection"]["ioc_lists"][0][1], 1);
+}

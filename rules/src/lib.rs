@@ -99,6 +99,7 @@ pub mod expr;
 pub mod fast;
 #[cfg(feature = "hyperscan")]
 mod hs;
+pub mod ioc;
 pub mod logsource;
 pub mod mapping;
 pub mod model;
