@@ -38,6 +38,9 @@ pub const UDP_BATCH: usize = 256;
 pub const UDP_QUEUE_WAIT: Duration = Duration::from_millis(200);
 /// Default limit on concurrent TCP/TLS connections per listener.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 2048;
+/// A stream connection that sends nothing for this long is closed (devices reconnect; an idle
+/// socket must not hold one of the listener's connection slots forever).
+pub const STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 /// Time a TLS client has to finish its handshake.
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bytes read from a stream socket at a time.
@@ -187,7 +190,8 @@ pub async fn bind(url: &ListenUrl) -> io::Result<Bound> {
             if let Err(e) = s.set_recv_buffer_size(UDP_RECV_BUFFER) {
                 warn!(listener = %url, error = %e, "cannot enlarge UDP receive buffer");
             }
-            s.set_reuse_address(true)?;
+            // no SO_REUSEADDR: on Linux it would let a second process bind the same UDP port
+            // and silently take part of the datagrams
             s.set_nonblocking(true)?;
             s.bind(&url.addr.into())?;
             let effective = s.recv_buffer_size().unwrap_or(0);
@@ -309,7 +313,11 @@ async fn serve_stream(
     tx: EventSender,
 ) -> io::Result<()> {
     let slots = Arc::new(Semaphore::new(settings.max_connections));
+    // Connection tasks live in this set: when the listener task is stopped (shutdown), the set
+    // is dropped and every connection with it, so no connection keeps the pipeline open.
+    let mut conns = tokio::task::JoinSet::new();
     loop {
+        while conns.try_join_next().is_some() {}
         let (sock, peer) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
@@ -334,7 +342,7 @@ async fn serve_stream(
             tls.clone(),
             url.text.clone(),
         );
-        tokio::spawn(async move {
+        conns.spawn(async move {
             stats.connections_open.fetch_add(1, Relaxed);
             let origin = Origin::new(name, Some(peer));
             let res = match tls {
@@ -377,7 +385,17 @@ async fn read_stream<S: AsyncRead + Unpin>(
     let mut buf = vec![0u8; READ_CHUNK];
     let mut frames = Vec::new();
     loop {
-        let n = match s.read(&mut buf).await {
+        let n = match tokio::time::timeout(STREAM_IDLE_TIMEOUT, s.read(&mut buf)).await {
+            Err(_) => {
+                // a sender silent this long is gone or holding a slot: close, keeping what came
+                framer.finish(&mut frames);
+                send_frames(&mut frames, origin, settings, stats, tx).await;
+                stats.idle_closed.fetch_add(1, Relaxed);
+                return Ok(());
+            }
+            Ok(r) => r,
+        };
+        let n = match n {
             Ok(n) => n,
             Err(e) => {
                 // flush what was framed so far, then report the error
@@ -530,6 +548,9 @@ mod tests {
     }
 }
 
+/// Flow events handed on at a time: a datagram can hold thousands of records, so the chunk is
+/// closed at this size rather than after a number of datagrams.
+pub const NETFLOW_CHUNK_EVENTS: usize = 8192;
 /// How often waiting NetFlow data whose template never came is returned raw.
 pub const NETFLOW_EXPIRE_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -576,7 +597,7 @@ pub async fn serve_netflow(
                 while let Some((n, peer)) = next.take() {
                     k += 1;
                     netflow_datagram(&mut decoder, &buf[..n], peer, &settings, &stats, &url, &mut events);
-                    if k < UDP_BATCH {
+                    if k < UDP_BATCH && events.len() < NETFLOW_CHUNK_EVENTS {
                         match sock.try_recv_from(&mut buf) {
                             Ok(x) => next = Some(x),
                             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -618,7 +639,12 @@ fn netflow_datagram(
     url: &ListenUrl,
     out: &mut Vec<Event>,
 ) {
-    if !settings.allow.is_empty() && !settings.allow.iter().any(|net| net.contains(&peer.ip())) {
+    if !settings.allow.is_empty()
+        && !settings
+            .allow
+            .iter()
+            .any(|net| net.contains(&peer.ip().to_canonical()))
+    {
         stats.refused.fetch_add(1, Relaxed);
         debug!(listener = %url, %peer, "NetFlow datagram from an exporter not on the allow-list");
         return;

@@ -35,6 +35,8 @@ pub struct ListenerStats {
     /// Connections refused because the listener was at its connection limit.
     pub connections_refused: AtomicU64,
     pub tls_handshake_failures: AtomicU64,
+    /// Connections closed after STREAM_IDLE_TIMEOUT without data.
+    pub idle_closed: AtomicU64,
     sources: Mutex<HashMap<String, SourceStats>>,
 }
 

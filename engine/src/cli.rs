@@ -613,7 +613,12 @@ fn search(a: SearchArgs) -> anyhow::Result<()> {
         let d = humantime::parse_duration(s)
             .map_err(|e| usage(format!("--since {s:?}: {e} (try 15m, 1h, 7d)")))?;
         (
-            Some(Utc::now() - chrono::Duration::from_std(d).map_err(usage)?),
+            Some(
+                chrono::Duration::from_std(d)
+                    .ok()
+                    .and_then(|d| Utc::now().checked_sub_signed(d))
+                    .ok_or_else(|| usage(format!("--since {s:?}: too far back")))?,
+            ),
             None,
         )
     } else {

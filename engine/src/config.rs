@@ -16,6 +16,9 @@ pub const DEFAULT_TOML: &str = include_str!("default.toml");
 const COMMIT_INTERVAL_MS: std::ops::RangeInclusive<u64> = 100..=60_000;
 /// Accepted retention, in days (ten years at most).
 const RETENTION_DAYS: std::ops::RangeInclusive<u32> = 1..=3650;
+/// Accepted connection limit per listener (beyond this the process runs out of descriptors
+/// long before; raise `ulimit -n` to use large values).
+const MAX_CONNECTIONS: std::ops::RangeInclusive<usize> = 1..=1_000_000;
 /// Accepted message size limit: 1 KiB (RFC 5424 receivers must take 480 octets, should 2048)
 /// to 16 MiB.
 const MAX_MESSAGE_BYTES: std::ops::RangeInclusive<usize> = 1024..=16 * 1024 * 1024;
@@ -216,8 +219,10 @@ impl Config {
         let max_connections = f
             .max_connections
             .unwrap_or(canh_collectors::listen::DEFAULT_MAX_CONNECTIONS);
-        if max_connections == 0 {
-            errs.push("max_connections: must be at least 1".into());
+        if !MAX_CONNECTIONS.contains(&max_connections) {
+            errs.push(format!(
+                "max_connections: {max_connections} is outside {MAX_CONNECTIONS:?}"
+            ));
         }
         let index_threads = f.index_threads.unwrap_or(1);
         if !(1..=8).contains(&index_threads) {

@@ -1,9 +1,12 @@
 //! Detection in the engine: loading rules (canh's embedded pack or `--rules` paths), matching
 //! every event as it is parsed, counting hits per rule, and reloading without a restart.
 //!
-//! Matches are written into the event before it reaches the WAL — `rule.id`, `rule.name` and
-//! `rule.level` (lists when several rules match) — so they are durable, searchable
-//! (`canh search 'rule.id:…'`) and never recomputed on replay.
+//! Matches are written into the event before it reaches the WAL — `canh.rule.id`,
+//! `canh.rule.name` and `canh.rule.level` (lists when several rules match) — so they are
+//! durable, searchable (`canh search 'canh.rule.id:…'`) and never recomputed on replay. They
+//! live under `canh.` because devices send ECS `rule.*` of their own (a firewall's policy id).
+//! Whatever a device sends under canh's detection names is removed first: log content cannot
+//! forge a detection.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -19,9 +22,9 @@ use serde::{Deserialize, Serialize};
 include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 
 /// Fields written on matching events.
-pub const F_RULE_ID: &str = "rule.id";
-pub const F_RULE_NAME: &str = "rule.name";
-pub const F_RULE_LEVEL: &str = "rule.level";
+pub const F_RULE_ID: &str = "canh.rule.id";
+pub const F_RULE_NAME: &str = "canh.rule.name";
+pub const F_RULE_LEVEL: &str = "canh.rule.level";
 /// Largest rule file read (a rule is a few KiB; anything larger is a mistake).
 pub const MAX_RULE_FILE: u64 = 4 * 1024 * 1024;
 
@@ -99,6 +102,15 @@ pub struct Detector {
 pub const F_IOC_MATCHED: &str = "canh.ioc.matched";
 pub const F_IOC_LISTS: &str = "canh.ioc.lists";
 pub const F_INDICATOR_IP: &str = "threat.indicator.ip";
+/// Fields only detection writes; removed from incoming events before matching.
+const RESERVED: &[&str] = &[
+    F_RULE_ID,
+    F_RULE_NAME,
+    F_RULE_LEVEL,
+    F_IOC_MATCHED,
+    F_IOC_LISTS,
+    F_INDICATOR_IP,
+];
 /// Largest IOC list file read (a million addresses is ~20 MiB).
 pub const MAX_IOC_FILE: u64 = 512 * 1024 * 1024;
 
@@ -173,6 +185,9 @@ impl Detector {
     pub fn annotate(&self, events: &mut [Event]) {
         let mut hits = canh_rules::fast::BitHits::default();
         for ev in events {
+            for f in RESERVED {
+                ev.fields.remove(*f);
+            }
             if !self.ioc.is_empty() {
                 self.check_ioc(ev);
             }

@@ -34,6 +34,10 @@ pub const INDEX_QUEUE_BATCHES: usize = 64;
 pub const MAX_BATCH_EVENTS: usize = 16_384;
 /// Most raw bytes in one WAL batch.
 pub const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
+/// How often retention runs while the engine is up.
+pub const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+/// Wait before retrying an event the index could not take.
+pub const INDEX_RETRY: Duration = Duration::from_secs(1);
 /// Producer name of batches made by this engine's own listeners.
 pub const LOCAL_PRODUCER: &str = "local";
 
@@ -147,9 +151,11 @@ impl Pipeline {
 
         // Replay: every WAL record goes through the indexer's exactly-once check.
         let mut replay_err = None;
+        let mut undecodable = false;
         let mut last_pos = 0;
         let started = Instant::now();
-        let (mut wal, recovery) = Wal::open(&wal_path, |rec| {
+        let committed = crate::index::max_committed_position(&index_dir(&cfg.data_dir));
+        let (mut wal, recovery) = Wal::open_after(&wal_path, committed, |rec| {
             if replay_err.is_some() {
                 return;
             }
@@ -160,7 +166,7 @@ impl Pipeline {
                             Ok(Added::Indexed) => {
                                 counters.replayed_events.fetch_add(1, Relaxed);
                             }
-                            Ok(Added::AlreadyCommitted) => {
+                            Ok(Added::AlreadyCommitted | Added::Expired) => {
                                 counters.replay_skipped.fetch_add(1, Relaxed);
                             }
                             Err(e) => replay_err = Some(e),
@@ -170,8 +176,9 @@ impl Pipeline {
                 }
                 Err(e) => {
                     // a record that checksums but does not decode: written by another
-                    // version; keep the file, report it, go on
+                    // version; report it, go on, and keep the file (see below)
                     error!(error = %e, "skipping undecodable WAL record");
+                    undecodable = true;
                     last_pos = rec.pos;
                 }
             }
@@ -190,6 +197,15 @@ impl Pipeline {
         }
         if last_pos > 0 {
             indexes.commit(last_pos)?;
+            if undecodable || !recovery.corrupt_segments.is_empty() {
+                // keep the evidence: copy the log aside before truncation removes it
+                match quarantine(&wal_path, &cfg.data_dir) {
+                    Ok(dir) => {
+                        warn!(folder = %dir.display(), "WAL with unreadable records copied aside for inspection")
+                    }
+                    Err(e) => error!(error = %e, "cannot copy the WAL aside; it is kept whole"),
+                }
+            }
             wal.truncate_through(last_pos)?;
             let r = counters.replayed_events.load(Relaxed);
             let s = counters.replay_skipped.load(Relaxed);
@@ -218,9 +234,10 @@ impl Pipeline {
             .expect("spawn WAL thread");
         let c = counters.clone();
         let interval = cfg.commit_interval;
+        let retention = cfg.retention_days;
         let index_thread = std::thread::Builder::new()
             .name("canh-index".into())
-            .spawn(move || index_loop(indexes, irx, interval, c))
+            .spawn(move || index_loop(indexes, irx, interval, retention, c))
             .expect("spawn index thread");
         Ok(Pipeline {
             tx: Some(tx),
@@ -247,6 +264,27 @@ impl Pipeline {
     }
 }
 
+/// Copies every WAL segment to `DATA/wal-quarantine/<time>/`.
+fn quarantine(wal: &Path, data: &Path) -> std::io::Result<PathBuf> {
+    let dir = data
+        .join("wal-quarantine")
+        .join(chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string());
+    std::fs::create_dir_all(&dir)?;
+    for e in std::fs::read_dir(wal)? {
+        let p = e?.path();
+        if let Some(name) = p.file_name() {
+            std::fs::copy(&p, dir.join(name))?;
+        }
+    }
+    Ok(dir)
+}
+
+/// A cheap upper estimate of an event's encoded size: its raw bytes, its message (often a
+/// copy of them) and its fields.
+fn approx_size(e: &Event) -> usize {
+    2 * e.raw.len() + 64 * e.fields.len() + 128
+}
+
 fn wal_loop(
     mut wal: Wal,
     mut rx: mpsc::Receiver<Vec<Event>>,
@@ -254,14 +292,24 @@ fn wal_loop(
     c: Arc<PipelineCounters>,
 ) {
     let mut truncated_through = 0;
-    while let Some(first) = rx.blocking_recv() {
-        // group commit: everything waiting now goes into one record and one fsync
+    // a chunk that did not fit the previous batch
+    let mut carry: Option<Vec<Event>> = None;
+    while let Some(first) = carry.take().or_else(|| rx.blocking_recv()) {
+        // group commit: everything waiting now goes into one record and one fsync, up to
+        // MAX_BATCH_EVENTS events and about MAX_BATCH_BYTES encoded
         let mut events = first;
-        let mut bytes: usize = events.iter().map(|e| e.raw.len()).sum();
-        while events.len() < MAX_BATCH_EVENTS && bytes < MAX_BATCH_BYTES {
+        if events.len() > MAX_BATCH_EVENTS {
+            carry = Some(events.split_off(MAX_BATCH_EVENTS));
+        }
+        let mut bytes: usize = events.iter().map(approx_size).sum();
+        while carry.is_none() && events.len() < MAX_BATCH_EVENTS && bytes < MAX_BATCH_BYTES {
             match rx.try_recv() {
                 Ok(more) => {
-                    bytes += more.iter().map(|e| e.raw.len()).sum::<usize>();
+                    if events.len() + more.len() > MAX_BATCH_EVENTS {
+                        carry = Some(more);
+                        break;
+                    }
+                    bytes += more.iter().map(approx_size).sum::<usize>();
                     events.extend(more);
                 }
                 Err(_) => break,
@@ -314,25 +362,43 @@ fn index_loop(
     mut indexes: DayIndexes,
     rx: Receiver<(u64, Batch)>,
     interval: Duration,
+    retention_days: u32,
     c: Arc<PipelineCounters>,
 ) {
     let mut last_pos = c.index_committed_pos.load(Relaxed);
     let mut dirty = false;
     let mut last_commit = Instant::now();
     let mut last_idle_check = Instant::now();
+    let mut last_retention = Instant::now();
     loop {
         let wait = interval.saturating_sub(last_commit.elapsed());
         match rx.recv_timeout(wait) {
             Ok((pos, batch)) => {
                 for ev in batch.events {
+                    // The day's index may fail to open (no file descriptors, a full disk, a
+                    // damaged day): retry until it opens. The committed position must never
+                    // pass an event the index does not have, or the WAL would be truncated
+                    // past it. Meanwhile the queues fill and senders are slowed down.
+                    let day = ev.received.date_naive();
+                    if indexes.is_expired(day) {
+                        continue;
+                    }
+                    while let Err(e) = indexes.open_day(day) {
+                        c.index_errors.fetch_add(1, Relaxed);
+                        error!(error = %e, "cannot open the day index; retrying in 1 s");
+                        std::thread::sleep(INDEX_RETRY);
+                    }
                     match indexes.add(ev, pos) {
                         Ok(Added::Indexed) => {
                             c.indexed_events.fetch_add(1, Relaxed);
                         }
-                        Ok(Added::AlreadyCommitted) => {}
+                        Ok(Added::AlreadyCommitted | Added::Expired) => {}
                         Err(e) => {
+                            // tantivy's writer itself failed: stop without committing; the
+                            // WAL keeps every event since the last commit for the next start
                             c.index_errors.fetch_add(1, Relaxed);
-                            error!(error = %e, "cannot index event");
+                            error!(error = %e, "index writer failed; indexing stops, the WAL keeps the events for the next start");
+                            return;
                         }
                     }
                 }
@@ -347,6 +413,17 @@ fn index_loop(
                 dirty = !commit(&mut indexes, last_pos, &c);
             }
             last_commit = Instant::now();
+        }
+        if last_retention.elapsed() > RETENTION_INTERVAL {
+            // whole days past retention go, while the engine runs
+            match indexes.apply_retention(chrono::Utc::now().date_naive(), retention_days) {
+                Ok(removed) if !removed.is_empty() => {
+                    info!(days = ?removed, "retention removed day indexes")
+                }
+                Ok(_) => {}
+                Err(e) => warn!(error = %e, "retention failed; will retry"),
+            }
+            last_retention = Instant::now();
         }
         if last_idle_check.elapsed() > Duration::from_secs(60) {
             let today = chrono::Utc::now().date_naive();

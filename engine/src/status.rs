@@ -214,6 +214,73 @@ pub fn prometheus(s: &EngineStatus) -> String {
         "Event chunks waiting for the WAL writer.",
         one(p.queue_depth),
     );
+    let nf = |f: fn(&canh_collectors::stats::NetflowSnapshot) -> u64| -> Vec<(String, u64)> {
+        s.netflow
+            .iter()
+            .map(|l| (format!("{{listener=\"{}\"}}", l.url), f(l)))
+            .collect()
+    };
+    family(
+        NF_DATAGRAMS,
+        "counter",
+        "NetFlow/IPFIX datagrams received.",
+        nf(|l| l.datagrams),
+    );
+    family(
+        NF_RECORDS,
+        "counter",
+        "Flow and options records decoded.",
+        nf(|l| l.totals.records),
+    );
+    family(
+        NF_TEMPLATE_MISSES,
+        "counter",
+        "Data sets that arrived before their template.",
+        nf(|l| l.totals.template_misses),
+    );
+    family(
+        NF_DECODE_ERRORS,
+        "counter",
+        "Sets or packets kept raw because they could not be decoded.",
+        nf(|l| l.totals.decode_errors),
+    );
+    family(
+        NF_SEQUENCE_GAPS,
+        "counter",
+        "Packets or records lost on the way (sequence numbers).",
+        nf(|l| l.totals.sequence_gaps),
+    );
+    family(
+        NF_REFUSED,
+        "counter",
+        "Datagrams from exporters not on the allow-list.",
+        nf(|l| l.refused),
+    );
+    family(
+        NF_DROPPED_QUEUE,
+        "counter",
+        "Flow events dropped because the engine queue was full.",
+        nf(|l| l.dropped_queue),
+    );
+    family(
+        NF_DROPPED_KERNEL,
+        "counter",
+        "Datagrams the kernel dropped (socket buffer full).",
+        nf(|l| l.dropped_kernel),
+    );
+    if let Some(d) = &s.detection {
+        let rows = d
+            .top_rules
+            .iter()
+            .map(|r| (format!("{{rule_id=\"{}\"}}", r.id), r.hits))
+            .collect();
+        family(
+            RULE_HITS,
+            "counter",
+            "Events matched, for the 20 rules with most hits.",
+            rows,
+        );
+    }
     out
 }
 

@@ -75,7 +75,18 @@ pub struct Wal {
 impl Wal {
     /// Opens (or creates) the log in `dir`, repairs a torn tail and returns the records to
     /// replay through `replay` in order.
-    pub fn open(dir: &Path, mut replay: impl FnMut(Record)) -> Result<(Wal, Recovery), WalError> {
+    pub fn open(dir: &Path, replay: impl FnMut(Record)) -> Result<(Wal, Recovery), WalError> {
+        Wal::open_after(dir, 0, replay)
+    }
+
+    /// Like [`Wal::open`], but new records get positions above `committed` even when the log
+    /// on disk ends lower (a lost tail, a deleted folder): the index has committed through
+    /// `committed`, and a reused position would be skipped there as already indexed.
+    pub fn open_after(
+        dir: &Path,
+        committed: u64,
+        mut replay: impl FnMut(Record),
+    ) -> Result<(Wal, Recovery), WalError> {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
         let mut segments = list_segments(dir)?;
         let mut rec = Recovery {
@@ -104,6 +115,11 @@ impl Wal {
                     rec.corrupt_segments.push(path.clone());
                 }
             }
+        }
+        if next_pos <= committed {
+            next_pos = committed + 1;
+            // start a fresh segment at that position so file names stay in order
+            segments.push((next_pos, segment_path(dir, next_pos)));
         }
         if segments.is_empty() {
             segments.push((next_pos, segment_path(dir, next_pos)));
@@ -155,6 +171,12 @@ impl Wal {
 
     /// Writes `self.buf` (header placeholder + payload) as the next record and syncs.
     fn write_record(&mut self) -> Result<u64, WalError> {
+        if self.buf.len() - HEADER_LEN > MAX_RECORD_BYTES {
+            return Err(WalError::Encode(format!(
+                "batch of {} bytes is larger than a WAL record may be ({MAX_RECORD_BYTES})",
+                self.buf.len() - HEADER_LEN
+            )));
+        }
         if self.file_len >= SEGMENT_BYTES {
             self.roll()?;
         }
@@ -167,9 +189,24 @@ impl Wal {
         self.buf[4..8].copy_from_slice(&(payload_len as u32).to_le_bytes());
         self.buf[8..12].copy_from_slice(&crc.finalize().to_le_bytes());
         self.buf[12..20].copy_from_slice(&pos.to_le_bytes());
-        let path = &self.segments.last().expect("one segment").1;
-        self.file.write_all(&self.buf).map_err(io_err(path))?;
-        self.file.sync_data().map_err(io_err(path))?;
+        let path = self.segments.last().expect("one segment").1.clone();
+        if let Err(e) = self
+            .file
+            .write_all(&self.buf)
+            .and_then(|()| self.file.sync_data())
+        {
+            // A short write (ENOSPC) or failed sync must not leave part of this record in the
+            // file: the retry appends it again, and a torn record in the middle would end
+            // the log there on the next open. Cut back to the last good record.
+            if let Err(cut) = self
+                .file
+                .set_len(self.file_len)
+                .and_then(|()| self.file.sync_data())
+            {
+                tracing::error!(path = %path.display(), error = %cut, "cannot cut a failed WAL write back");
+            }
+            return Err(WalError::Io { path, source: e });
+        }
         self.file_len += self.buf.len() as u64;
         self.next_pos += 1;
         Ok(pos)
@@ -256,6 +293,7 @@ fn scan_segment(path: &Path, mut f: impl FnMut(Record)) -> Result<(u64, u64, boo
     let file_len = file.metadata().map_err(io_err(path))?.len();
     let mut r = BufReader::with_capacity(1 << 20, file);
     let mut valid = 0u64;
+    let mut last_pos: Option<u64> = None;
     let mut header = [0u8; HEADER_LEN];
     loop {
         if valid == file_len {
@@ -282,6 +320,11 @@ fn scan_segment(path: &Path, mut f: impl FnMut(Record)) -> Result<(u64, u64, boo
         if h.finalize() != crc {
             return Ok((valid, file_len, false));
         }
+        if last_pos.is_some_and(|p| pos <= p) {
+            // a position that does not increase is not a record this log wrote in order
+            return Ok((valid, file_len, false));
+        }
+        last_pos = Some(pos);
         valid += (HEADER_LEN + len) as u64;
         f(Record { pos, payload });
     }
@@ -386,6 +429,35 @@ mod tests {
         let (_, got, rec) = open(d.path());
         assert_eq!(got.len(), 2);
         assert!(rec.torn_bytes > 0);
+    }
+
+    #[test]
+    fn positions_continue_above_what_the_index_committed() {
+        let d = tempfile::tempdir().unwrap();
+        let (mut w, _) = Wal::open_after(d.path(), 41, |_| {}).unwrap();
+        assert_eq!(w.append_bytes(b"x").unwrap(), 42);
+        drop(w);
+        // the log was lost: positions still never go back
+        std::fs::remove_dir_all(d.path()).unwrap();
+        let (mut w, _) = Wal::open_after(d.path(), 42, |_| {}).unwrap();
+        assert_eq!(w.append_bytes(b"y").unwrap(), 43);
+        drop(w);
+        let (_, got, _) = open(d.path());
+        assert_eq!(got.iter().map(|r| r.pos).collect::<Vec<_>>(), vec![43]);
+    }
+
+    #[test]
+    fn a_repeated_position_ends_the_log() {
+        let d = tempfile::tempdir().unwrap();
+        let (mut w, _, _) = open(d.path());
+        w.append_bytes(b"a").unwrap();
+        drop(w);
+        let seg = last_segment(d.path()).unwrap();
+        let once = fs::read(&seg).unwrap();
+        append_garbage(&seg, &once).unwrap(); // the same record again, as after a retried write
+        let (_, got, rec) = open(d.path());
+        assert_eq!(got.len(), 1);
+        assert_eq!(rec.torn_bytes, once.len() as u64);
     }
 
     #[test]

@@ -41,6 +41,10 @@ impl Engine {
             .arg(data)
             .args(["--api", "127.0.0.1:0"])
             .args(extra);
+        if !extra.contains(&"--netflow") {
+            // never the default 2055: tests run side by side
+            cmd.args(["--netflow", "udp://127.0.0.1:0"]);
+        }
         cmd.stdout(Stdio::piped()).stderr(Stdio::from(
             std::fs::File::create(data.with_extension("stderr.log")).unwrap(),
         ));
@@ -830,13 +834,58 @@ fn usage_and_config_errors_exit_2_runtime_errors_exit_1() {
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("tcp://{}", busy.local_addr().unwrap());
     let o = canh()
-        .args(["up", "--api", "127.0.0.1:0", "--syslog", &url, "--data"])
+        .args([
+            "up",
+            "--api",
+            "127.0.0.1:0",
+            "--netflow",
+            "udp://127.0.0.1:0",
+            "--syslog",
+            &url,
+            "--data",
+        ])
         .arg(d.path().join("d2"))
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains(&url),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // a busy UDP port too: another receiver must not silently share the datagrams
+    let busy = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let url = format!("udp://{}", busy.local_addr().unwrap());
+    let o = canh()
+        .args([
+            "up",
+            "--api",
+            "127.0.0.1:0",
+            "--netflow",
+            "udp://127.0.0.1:0",
+            "--syslog",
+            &url,
+            "--data",
+        ])
+        .arg(d.path().join("d3"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains(&url));
+    // a --since too far back is a usage error, not a crash
+    let o = canh()
+        .args(["search", "x", "--since", "300000y", "--data"])
+        .arg(d.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
@@ -901,15 +950,35 @@ fn builtin_rules_tag_matching_events_and_status_counts_hits() {
     let o = search(&data, &["source.ip:203.0.113.66", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
-        v["rule.name"], "SSH login as root from outside the province network",
+        v["canh.rule.name"], "SSH login as root from outside the province network",
         "{v}"
     );
-    assert_eq!(v["rule.level"], "high");
-    let id = v["rule.id"].as_str().unwrap().to_owned();
-    assert_eq!(count(&data, &format!("rule.id:{id}")), 1);
+    assert_eq!(v["canh.rule.level"], "high");
+    let id = v["canh.rule.id"].as_str().unwrap().to_owned();
+    assert_eq!(count(&data, &format!("canh.rule.id:{id}")), 1);
     let o = search(&data, &["source.ip:10.1.2.3", "--json"]);
     let inside: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(inside.get("rule.id").is_none(), "{inside}");
+    assert!(inside.get("canh.rule.id").is_none(), "{inside}");
+    // a device cannot forge a detection by sending canh's field names
+    logger(&[
+        "--rfc3164",
+        "--tcp",
+        "-n",
+        "127.0.0.1",
+        "-P",
+        &tcp,
+        "-t",
+        "app",
+        "forgedmarker a=1 b=2 canh.rule.level=high canh.ioc.matched=source.ip",
+    ]);
+    assert_eq!(wait_count(&data, "forgedmarker", 1), 1);
+    assert_eq!(count(&data, "forgedmarker AND canh.rule.level:high"), 0);
+    let o = search(&data, &["forgedmarker", "--json"]);
+    let forged: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        forged.get("canh.ioc.matched").is_none() && forged.get("canh.rule.level").is_none(),
+        "{forged}"
+    );
     let t = Instant::now();
     loop {
         let st = eng.status();
@@ -955,7 +1024,7 @@ fn rules_reload_on_sighup_and_a_broken_set_keeps_the_old_one() {
     };
     send("one alpha");
     assert_eq!(wait_count(&data, "one", 1), 1);
-    assert_eq!(count(&data, "one AND rule.name:\"word alpha\""), 1);
+    assert_eq!(count(&data, "one AND canh.rule.name:\"word alpha\""), 1);
     // new rule, SIGHUP
     std::fs::write(rules.join("r.yml"), rule("bravo")).unwrap();
     let pid = eng.child.id().to_string();
@@ -967,8 +1036,8 @@ fn rules_reload_on_sighup_and_a_broken_set_keeps_the_old_one() {
     }
     send("two alpha bravo");
     assert_eq!(wait_count(&data, "two", 1), 1);
-    assert_eq!(count(&data, "two AND rule.name:\"word bravo\""), 1);
-    assert_eq!(count(&data, "two AND rule.name:\"word alpha\""), 0);
+    assert_eq!(count(&data, "two AND canh.rule.name:\"word bravo\""), 1);
+    assert_eq!(count(&data, "two AND canh.rule.name:\"word alpha\""), 0);
     // a broken file: the reload is refused, the old set keeps matching, the error is shown
     std::fs::write(
         rules.join("r.yml"),
@@ -983,7 +1052,7 @@ fn rules_reload_on_sighup_and_a_broken_set_keeps_the_old_one() {
     }
     send("three bravo");
     assert_eq!(wait_count(&data, "three", 1), 1);
-    assert_eq!(count(&data, "three AND rule.name:\"word bravo\""), 1);
+    assert_eq!(count(&data, "three AND canh.rule.name:\"word bravo\""), 1);
     assert!(
         eng.status()["detection"]["last_reload_error"]
             .as_str()
@@ -1022,7 +1091,7 @@ fn rules_reload_on_sighup_and_a_broken_set_keeps_the_old_one() {
     );
     send("four charlie");
     assert_eq!(wait_count(&data, "four", 1), 1);
-    assert_eq!(count(&data, "four AND rule.name:\"word charlie\""), 1);
+    assert_eq!(count(&data, "four AND canh.rule.name:\"word charlie\""), 1);
 }
 
 #[test]
@@ -1140,6 +1209,9 @@ fn connection_limit_and_message_size_limit_are_enforced_and_counted() {
     let st = eng.status();
     assert_eq!(st["listeners"][0]["connections_refused"], 1);
     assert_eq!(st["listeners"][0]["truncated"], 1);
+    // SIGTERM stops the engine even while senders keep their connections open
+    let mut eng = eng;
+    eng.stop();
     drop(held);
 }
 
@@ -1388,7 +1460,7 @@ fn ioc_lists_mark_syslog_and_flows_and_reload_with_the_rules() {
     );
     assert_eq!(v["threat.indicator.ip"], "203.0.113.9");
     assert!(
-        v["rule.name"]
+        v["canh.rule.name"]
             .to_string()
             .contains("Connection with an address on an IOC list"),
         "{v}"
@@ -1453,4 +1525,53 @@ fn ioc_lists_mark_syslog_and_flows_and_reload_with_the_rules() {
         1
     );
     assert_eq!(eng.status()["detection"]["ioc_lists"][0][1], 1);
+}
+
+#[test]
+fn netflow_exporters_off_the_allow_list_are_refused_and_counted() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = d.path().join("canh.toml");
+    std::fs::write(&cfg, "netflow_exporters = [\"192.0.2.0/24\", \"::1\"]\n").unwrap();
+    let data = d.path().join("data");
+    let eng = Engine::start(
+        &data,
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--syslog",
+            "tcp://127.0.0.1:0",
+            "--netflow",
+            "udp://127.0.0.1:0",
+        ],
+    );
+    let nf = eng
+        .bound
+        .iter()
+        .find(|(u, _)| u.starts_with("udp"))
+        .unwrap()
+        .1;
+    // a NetFlow v5 header announcing no records, from 127.0.0.1: not on the list
+    let mut v5 = vec![0u8; 24];
+    v5[1] = 5;
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..3 {
+        s.send_to(&v5, nf).unwrap();
+    }
+    let t = Instant::now();
+    while eng.status()["netflow"][0]["refused"] != 3 {
+        assert!(t.elapsed() < WAIT, "{}", eng.status()["netflow"]);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(eng.status()["netflow"][0]["datagrams"], 0);
+    // a bad entry is a configuration error naming the key
+    std::fs::write(&cfg, "netflow_exporters = [\"10.0.0.0/33\"]\n").unwrap();
+    let o = canh()
+        .args(["up", "--config"])
+        .arg(&cfg)
+        .arg("--data")
+        .arg(d.path().join("d2"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("netflow_exporters[0]"));
 }

@@ -328,6 +328,8 @@ pub struct DayIndexes {
     schema: CanhSchema,
     writers: HashMap<NaiveDate, DayWriter>,
     threads: usize,
+    /// Days before this one are past retention.
+    cutoff: Option<NaiveDate>,
 }
 
 /// What [`DayIndexes::add`] did with an event.
@@ -336,6 +338,8 @@ pub enum Added {
     Indexed,
     /// Already in that day's last commit (a WAL replay after a crash).
     AlreadyCommitted,
+    /// Older than retention (a WAL replay after the day was deleted): not brought back.
+    Expired,
 }
 
 impl DayIndexes {
@@ -345,6 +349,7 @@ impl DayIndexes {
             schema: CanhSchema::new(),
             writers: HashMap::new(),
             threads: threads.max(1),
+            cutoff: None,
         }
     }
 
@@ -391,9 +396,23 @@ impl DayIndexes {
         Ok(())
     }
 
+    /// Whether `day` is past retention (known once retention ran).
+    pub fn is_expired(&self, day: NaiveDate) -> bool {
+        self.cutoff.is_some_and(|c| day < c)
+    }
+
+    /// Opens (or creates) the writer of `day`, so that [`DayIndexes::add`] for it can only fail
+    /// if the writer itself fails.
+    pub fn open_day(&mut self, day: NaiveDate) -> Result<(), IndexError> {
+        self.writer(day).map(|_| ())
+    }
+
     /// Adds one event read from WAL position `pos`.
     pub fn add(&mut self, ev: Event, pos: u64) -> Result<Added, IndexError> {
         let day = ev.received.date_naive();
+        if self.cutoff.is_some_and(|c| day < c) {
+            return Ok(Added::Expired);
+        }
         if pos <= self.writer(day)?.committed_pos {
             return Ok(Added::AlreadyCommitted);
         }
@@ -461,6 +480,7 @@ impl DayIndexes {
         keep_days: u32,
     ) -> Result<Vec<NaiveDate>, IndexError> {
         let cutoff = today - chrono::Days::new(u64::from(keep_days));
+        self.cutoff = Some(cutoff);
         let mut removed = Vec::new();
         for day in list_days(&self.root) {
             if day < cutoff {
@@ -508,6 +528,20 @@ fn commit_writer(
     w.committed_pos = pos;
     w.dirty = false;
     Ok(())
+}
+
+/// The highest WAL position any day index under `root` has committed (0 when none).
+pub fn max_committed_position(root: &Path) -> u64 {
+    list_days(root)
+        .into_iter()
+        .filter_map(|day| {
+            let dir = day_dir(root, day);
+            let mmap = MmapDirectory::open(&dir).ok()?;
+            Index::exists(&mmap).ok()?.then_some(())?;
+            Index::open(mmap).ok().map(|i| committed_position(&i))
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// A search over all day indexes.
@@ -797,6 +831,15 @@ mod tests {
         assert_eq!(fmt(&removed), vec!["2026-08-01", "2026-08-26"]);
         assert_eq!(fmt(&list_days(d.path())), vec!["2026-08-27", "2026-11-25"]);
         assert!(d.path().join("not-a-day").exists());
+        // a WAL replay of an event received on a deleted day does not bring the day back
+        let mut old = ev("old", "h", 0);
+        old.received = NaiveDate::from_ymd_opt(2026, 8, 1)
+            .unwrap()
+            .and_hms_opt(1, 0, 0)
+            .unwrap()
+            .and_utc();
+        assert_eq!(ix.add(old, 7).unwrap(), Added::Expired);
+        assert!(!d.path().join("2026-08-01").exists());
     }
 
     #[test]
