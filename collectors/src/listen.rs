@@ -245,18 +245,10 @@ async fn serve_udp(
     stats: Arc<ListenerStats>,
     tx: EventSender,
 ) -> io::Result<()> {
-    let port = sock.local_addr()?.port();
-    let drops_stats = stats.clone();
-    let drops = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(KERNEL_DROPS_INTERVAL);
-        loop {
-            tick.tick().await;
-            if let Some(n) = kernel_udp_drops(port) {
-                drops_stats.dropped_kernel.store(n, Relaxed);
-            }
-        }
+    let s2 = stats.clone();
+    let _drops = watch_kernel_drops(sock.local_addr()?.port(), move |n| {
+        s2.dropped_kernel.store(n, Relaxed)
     });
-    let _abort = AbortOnDrop(drops);
     let mut buf = vec![0u8; MAX_UDP_DATAGRAM + 1];
     let max = settings.max_message.min(MAX_UDP_DATAGRAM);
     loop {
@@ -295,6 +287,20 @@ fn udp_frame(d: &[u8], max: usize) -> Frame {
         data: d[..keep].to_vec(),
         original_len: d.len(),
     }
+}
+
+/// Reads the kernel's drop counter of UDP `port` every [`KERNEL_DROPS_INTERVAL`] into `store`,
+/// until the returned guard is dropped.
+fn watch_kernel_drops(port: u16, store: impl Fn(u64) + Send + 'static) -> AbortOnDrop {
+    AbortOnDrop(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(KERNEL_DROPS_INTERVAL);
+        loop {
+            tick.tick().await;
+            if let Some(n) = kernel_udp_drops(port) {
+                store(n);
+            }
+        }
+    }))
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -571,18 +577,10 @@ pub async fn serve_netflow(
     stats: Arc<crate::stats::NetflowStats>,
     tx: EventSender,
 ) -> io::Result<()> {
-    let port = sock.local_addr()?.port();
-    let drops_stats = stats.clone();
-    let drops = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(KERNEL_DROPS_INTERVAL);
-        loop {
-            tick.tick().await;
-            if let Some(n) = kernel_udp_drops(port) {
-                drops_stats.dropped_kernel.store(n, Relaxed);
-            }
-        }
+    let s2 = stats.clone();
+    let _drops = watch_kernel_drops(sock.local_addr()?.port(), move |n| {
+        s2.dropped_kernel.store(n, Relaxed)
     });
-    let _abort = AbortOnDrop(drops);
     let mut decoder = crate::netflow::Decoder::default();
     let mut buf = vec![0u8; MAX_UDP_DATAGRAM + 1];
     let mut expire = tokio::time::interval(NETFLOW_EXPIRE_INTERVAL);
