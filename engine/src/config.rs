@@ -123,17 +123,81 @@ pub struct ConfigError(pub Vec<String>);
 
 /// Parses a TOML config text; `origin` names it in errors (a path or "embedded default").
 pub fn parse_toml(text: &str, origin: &str) -> Result<FileConfig, ConfigError> {
-    toml::from_str(text).map_err(|e| {
-        let at = e
-            .span()
-            .map(|s| {
-                let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
-                format!(":{line}")
+    let line_of = |span: Option<std::ops::Range<usize>>| {
+        span.map(|s| {
+            format!(
+                ":{}",
+                text[..s.start.min(text.len())].matches('\n').count() + 1
+            )
+        })
+        .unwrap_or_default()
+    };
+    // Unknown keys first, all of them, each with its line; then the typed read.
+    let doc: toml::Spanned<toml::Table> = toml::from_str(text).map_err(|e| {
+        ConfigError(vec![format!(
+            "{origin}{}: {}",
+            line_of(e.span()),
+            e.message()
+        )])
+    })?;
+    let mut errs = Vec::new();
+    let find_line = |key: &str| {
+        text.lines()
+            .position(|l| {
+                l.trim_start().starts_with(key)
+                    && l.trim_start()[key.len()..].trim_start().starts_with('=')
             })
-            .unwrap_or_default();
-        ConfigError(vec![format!("{origin}{at}: {}", e.message())])
+            .map_or(String::new(), |n| format!(":{}", n + 1))
+    };
+    for (key, value) in doc.get_ref() {
+        if !TOP_KEYS.contains(&key.as_str()) {
+            errs.push(format!(
+                "{origin}{}: unknown key `{key}` (expected one of {})",
+                find_line(key),
+                TOP_KEYS.join(", ")
+            ));
+        } else if key == "tls"
+            && let Some(t) = value.as_table()
+        {
+            for k in t.keys().filter(|k| !TLS_KEYS.contains(&k.as_str())) {
+                errs.push(format!(
+                    "{origin}{}: unknown key `tls.{k}` (expected one of {})",
+                    find_line(k),
+                    TLS_KEYS.join(", ")
+                ));
+            }
+        }
+    }
+    if !errs.is_empty() {
+        return Err(ConfigError(errs));
+    }
+    toml::from_str(text).map_err(|e| {
+        ConfigError(vec![format!(
+            "{origin}{}: {}",
+            line_of(e.span()),
+            e.message()
+        )])
     })
 }
+
+/// Keys a configuration file may hold (FileConfig's fields).
+const TOP_KEYS: &[&str] = &[
+    "data_dir",
+    "timezone",
+    "retention_days",
+    "api",
+    "syslog",
+    "netflow",
+    "netflow_exporters",
+    "rules",
+    "ioc_lists",
+    "commit_interval_ms",
+    "max_message_bytes",
+    "max_connections",
+    "index_threads",
+    "tls",
+];
+const TLS_KEYS: &[&str] = &["cert", "key", "client_ca"];
 
 pub fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
     let text = std::fs::read_to_string(path)
@@ -334,6 +398,46 @@ mod tests {
         ] {
             assert!(text.contains(want), "{want} missing in {text}");
         }
+    }
+
+    #[test]
+    fn every_unknown_key_is_reported() {
+        let e = parse_toml(
+            "retension_days = 3\ndata_dir = \"x\"\nsyslg = []\n[tls]\ncrt = \"a\"\n",
+            "c.toml",
+        )
+        .unwrap_err();
+        let t = e.to_string();
+        for want in [
+            "c.toml:1: unknown key `retension_days`",
+            "c.toml:3: unknown key `syslg`",
+            "c.toml:5: unknown key `tls.crt`",
+        ] {
+            assert!(t.contains(want), "{want} missing in {t}");
+        }
+    }
+
+    #[test]
+    fn the_known_key_list_matches_the_struct() {
+        // every key the struct takes is accepted, so TOP_KEYS cannot drift silently
+        let all = TOP_KEYS
+            .iter()
+            .filter(|k| **k != "tls")
+            .map(|k| match *k {
+                "syslog" | "netflow" | "netflow_exporters" | "rules" | "ioc_lists" => {
+                    format!("{k} = []")
+                }
+                "retention_days" | "commit_interval_ms" | "max_message_bytes"
+                | "max_connections" | "index_threads" => format!("{k} = 1"),
+                _ => format!("{k} = \"x\""),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        parse_toml(
+            &format!("{all}\n[tls]\ncert = \"a\"\nkey = \"b\"\nclient_ca = \"c\"\n"),
+            "all.toml",
+        )
+        .unwrap();
     }
 
     #[test]
