@@ -123,6 +123,30 @@ impl Engine {
         panic!("canh up did not stop after SIGTERM");
     }
 
+    /// Polls `canh status --json` until `ready` holds (bounded by [`WAIT`]); `what` names the
+    /// awaited state in the failure message. Returns the status that satisfied it.
+    fn wait_status(
+        &self,
+        what: &str,
+        ready: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let t = Instant::now();
+        loop {
+            let st = self.status();
+            if ready(&st) {
+                return st;
+            }
+            assert!(t.elapsed() < WAIT, "waited {WAIT:?} for {what}: {st}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Sends `kill -HUP` (reload rules and IOC lists).
+    fn hup(&self) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    }
+
     fn status(&self) -> serde_json::Value {
         let o = canh()
             .args(["status", "--json", "--data"])
@@ -979,20 +1003,12 @@ fn builtin_rules_tag_matching_events_and_status_counts_hits() {
         forged.get("canh.ioc.matched").is_none() && forged.get("canh.rule.level").is_none(),
         "{forged}"
     );
-    let t = Instant::now();
-    loop {
-        let st = eng.status();
-        let top = &st["detection"]["top_rules"];
-        if top
+    let st = eng.wait_status("the rule hit in status", |st| {
+        st["detection"]["top_rules"]
             .as_array()
             .is_some_and(|a| a.iter().any(|r| r["id"] == id.as_str() && r["hits"] == 1))
-        {
-            assert!(st["detection"]["compiled"].as_u64().unwrap() >= 40);
-            break;
-        }
-        assert!(t.elapsed() < WAIT, "rule hit not in status: {st}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    });
+    assert!(st["detection"]["compiled"].as_u64().unwrap() >= 40);
 }
 
 #[test]
@@ -1027,13 +1043,8 @@ fn rules_reload_on_sighup_and_a_broken_set_keeps_the_old_one() {
     assert_eq!(count(&data, "one AND canh.rule.name:\"word alpha\""), 1);
     // new rule, SIGHUP
     std::fs::write(rules.join("r.yml"), rule("bravo")).unwrap();
-    let pid = eng.child.id().to_string();
-    Command::new("kill").args(["-HUP", &pid]).status().unwrap();
-    let t = Instant::now();
-    while eng.status()["detection"]["reloads"] != 1 {
-        assert!(t.elapsed() < WAIT, "no reload");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eng.hup();
+    eng.wait_status("a reload", |st| st["detection"]["reloads"] == 1);
     send("two alpha bravo");
     assert_eq!(wait_count(&data, "two", 1), 1);
     assert_eq!(count(&data, "two AND canh.rule.name:\"word bravo\""), 1);
@@ -1044,12 +1055,10 @@ fn rules_reload_on_sighup_and_a_broken_set_keeps_the_old_one() {
         "title: broken\ndetection:\n    condition: nothing\n",
     )
     .unwrap();
-    Command::new("kill").args(["-HUP", &pid]).status().unwrap();
-    let t = Instant::now();
-    while eng.status()["detection"]["last_reload_error"].is_null() {
-        assert!(t.elapsed() < WAIT, "no reload error");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eng.hup();
+    eng.wait_status("a refused reload", |st| {
+        !st["detection"]["last_reload_error"].is_null()
+    });
     send("three bravo");
     assert_eq!(wait_count(&data, "three", 1), 1);
     assert_eq!(count(&data, "three AND canh.rule.name:\"word bravo\""), 1);
@@ -1178,11 +1187,9 @@ fn connection_limit_and_message_size_limit_are_enforced_and_counted() {
     );
     let addr = eng.addr("tcp");
     let held: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(addr).unwrap()).collect();
-    let t = Instant::now();
-    while eng.status()["listeners"][0]["connections_open"] != 2 {
-        assert!(t.elapsed() < WAIT);
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    eng.wait_status("two open connections", |st| {
+        st["listeners"][0]["connections_open"] == 2
+    });
     // the third is closed at once and counted
     let mut third = TcpStream::connect(addr).unwrap();
     third.set_read_timeout(Some(WAIT)).unwrap();
@@ -1506,17 +1513,8 @@ fn ioc_lists_mark_syslog_and_flows_and_reload_with_the_rules() {
     }
     // a new list on reload
     std::fs::write(&list, "203.0.113.99\n").unwrap();
-    let pid = eng.child.id().to_string();
-    Command::new("kill").args(["-HUP", &pid]).status().unwrap();
-    let t = Instant::now();
-    while eng.status()["detection"]["reloads"] != 1 {
-        assert!(
-            t.elapsed() < WAIT,
-            "no reload: {}",
-            eng.status()["detection"]
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eng.hup();
+    eng.wait_status("a reload", |st| st["detection"]["reloads"] == 1);
     send(
         "<38>Nov 25 10:00:01 bastion01 sshd[7]: Failed password for root from 203.0.113.99 port 4243 ssh2",
     );
@@ -1557,11 +1555,7 @@ fn netflow_exporters_off_the_allow_list_are_refused_and_counted() {
     for _ in 0..3 {
         s.send_to(&v5, nf).unwrap();
     }
-    let t = Instant::now();
-    while eng.status()["netflow"][0]["refused"] != 3 {
-        assert!(t.elapsed() < WAIT, "{}", eng.status()["netflow"]);
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eng.wait_status("3 refused datagrams", |st| st["netflow"][0]["refused"] == 3);
     assert_eq!(eng.status()["netflow"][0]["datagrams"], 0);
     // a bad entry is a configuration error naming the key
     std::fs::write(&cfg, "netflow_exporters = [\"10.0.0.0/33\"]\n").unwrap();
