@@ -145,7 +145,27 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 /// The event as one flat JSON object with ECS names: what `canh search --json` prints and
 /// what `_source` stores. `event.original` holds the raw bytes (lossy UTF-8); when they are
 /// not UTF-8, `canh.original_hex` holds them exactly. Serialised in one pass, borrowing.
-pub struct EventJson<'a>(pub &'a Event);
+pub struct EventJson<'a>(pub &'a Event, pub &'a [(&'static str, Value)]);
+
+/// What canh adds about where an event came from and how it was read — one list for both the
+/// stored `_source` and the indexed fields.
+pub fn origin_fields(ev: &Event) -> Vec<(&'static str, Value)> {
+    let mut v = vec![(F_LISTENER, Value::Str(ev.origin.listener.clone()))];
+    if let Some(p) = ev.origin.peer {
+        v.push((F_SOURCE_ADDRESS, Value::Str(p.to_string())));
+        v.push((F_SOURCE_IP, Value::Str(p.ip().to_string())));
+    }
+    if !ev.warnings.is_empty() {
+        v.push((
+            F_WARNINGS,
+            Value::List(ev.warnings.iter().map(ToString::to_string).collect()),
+        ));
+    }
+    if ev.is_unparsed() {
+        v.push((F_UNPARSED, Value::Bool(true)));
+    }
+    v
+}
 
 struct PlainValue<'a>(&'a Value);
 
@@ -181,17 +201,8 @@ impl Serialize for EventJson<'_> {
         for (k, v) in &ev.fields {
             m.serialize_entry(k, &PlainValue(v))?;
         }
-        m.serialize_entry(F_LISTENER, &ev.origin.listener)?;
-        if let Some(p) = ev.origin.peer {
-            m.serialize_entry(F_SOURCE_ADDRESS, &p.to_string())?;
-            m.serialize_entry(F_SOURCE_IP, &p.ip().to_string())?;
-        }
-        if !ev.warnings.is_empty() {
-            let w: Vec<String> = ev.warnings.iter().map(ToString::to_string).collect();
-            m.serialize_entry(F_WARNINGS, &w)?;
-        }
-        if ev.is_unparsed() {
-            m.serialize_entry(F_UNPARSED, &true)?;
+        for (k, v) in self.1 {
+            m.serialize_entry(k, &PlainValue(v))?;
         }
         match std::str::from_utf8(&ev.raw) {
             Ok(text) => m.serialize_entry(F_ORIGINAL, text)?,
@@ -215,7 +226,7 @@ pub const F_ORIGINAL_HEX: &str = "canh.original_hex";
 
 /// The event as a JSON map (see [`EventJson`]).
 pub fn event_json(ev: &Event) -> Map<String, Json> {
-    match serde_json::to_value(EventJson(ev)) {
+    match serde_json::to_value(EventJson(ev, &origin_fields(ev))) {
         Ok(Json::Object(m)) => m,
         _ => Map::new(),
     }
@@ -235,12 +246,13 @@ fn owned(v: Value) -> OwnedValue {
 /// Converts an event to a tantivy document, moving its fields (no copies of values).
 pub fn to_document(ev: Event, s: &CanhSchema) -> TantivyDocument {
     let mut d = TantivyDocument::default();
-    let source = serde_json::to_string(&EventJson(&ev)).unwrap_or_else(|_| "{}".to_owned());
+    let origin = origin_fields(&ev);
+    let source =
+        serde_json::to_string(&EventJson(&ev, &origin)).unwrap_or_else(|_| "{}".to_owned());
     d.add_date(s.timestamp, tdate(ev.timestamp));
     d.add_date(s.created, tdate(ev.received));
     d.add_text(s.dataset, ev.dataset.as_str());
-    let unparsed = ev.is_unparsed();
-    let mut obj: Vec<(String, OwnedValue)> = Vec::with_capacity(ev.fields.len() + 5);
+    let mut obj: Vec<(String, OwnedValue)> = Vec::with_capacity(ev.fields.len() + origin.len());
     for (k, v) in ev.fields {
         match (k.as_str(), &v) {
             (field::MESSAGE, Value::Str(m)) => d.add_text(s.message, m),
@@ -251,22 +263,7 @@ pub fn to_document(ev: Event, s: &CanhSchema) -> TantivyDocument {
             _ => obj.push((k, owned(v))),
         }
     }
-    obj.push((F_LISTENER.to_owned(), OwnedValue::Str(ev.origin.listener)));
-    if let Some(p) = ev.origin.peer {
-        obj.push((F_SOURCE_ADDRESS.to_owned(), OwnedValue::Str(p.to_string())));
-        obj.push((F_SOURCE_IP.to_owned(), OwnedValue::Str(p.ip().to_string())));
-    }
-    if !ev.warnings.is_empty() {
-        let w = ev
-            .warnings
-            .iter()
-            .map(|w| OwnedValue::Str(w.to_string()))
-            .collect();
-        obj.push((F_WARNINGS.to_owned(), OwnedValue::Array(w)));
-    }
-    if unparsed {
-        obj.push((F_UNPARSED.to_owned(), OwnedValue::Bool(true)));
-    }
+    obj.extend(origin.into_iter().map(|(k, v)| (k.to_owned(), owned(v))));
     d.add_field_value(s.fields, &OwnedValue::Object(obj));
     d.add_text(s.source, source);
     d
