@@ -651,14 +651,15 @@ fn netflow_datagram(
     let d = decoder.decode(data, peer, now, &url.text);
     stats.record(
         peer.ip(),
-        now,
-        crate::stats::DatagramOutcome {
-            bytes: data.len(),
+        &crate::stats::ExporterStats {
+            datagrams: 1,
+            bytes: data.len() as u64,
             records: d.stats.records + d.stats.options_records,
             template_misses: d.stats.template_misses,
             decode_errors: d.stats.decode_errors,
             sequence_gaps: d.stats.sequence_gaps,
             version: d.stats.version,
+            last_seen: Some(now),
         },
     );
     out.extend(d.events);

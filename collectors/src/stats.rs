@@ -228,6 +228,20 @@ pub struct ExporterStats {
     pub last_seen: Option<DateTime<Utc>>,
 }
 
+impl ExporterStats {
+    /// Adds `o`'s counters; the later `version` and `last_seen` win.
+    pub fn add(&mut self, o: &ExporterStats) {
+        self.datagrams += o.datagrams;
+        self.bytes += o.bytes;
+        self.records += o.records;
+        self.template_misses += o.template_misses;
+        self.decode_errors += o.decode_errors;
+        self.sequence_gaps += o.sequence_gaps;
+        self.version = o.version.or(self.version);
+        self.last_seen = self.last_seen.max(o.last_seen);
+    }
+}
+
 /// A point-in-time copy of a NetFlow listener's counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetflowSnapshot {
@@ -241,17 +255,6 @@ pub struct NetflowSnapshot {
     pub exporters: Vec<(String, ExporterStats)>,
 }
 
-/// What one datagram contributed, for [`NetflowStats::record`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DatagramOutcome {
-    pub bytes: usize,
-    pub records: u64,
-    pub template_misses: u64,
-    pub decode_errors: u64,
-    pub sequence_gaps: u64,
-    pub version: Option<u16>,
-}
-
 impl NetflowStats {
     pub fn new(url: impl Into<String>) -> Self {
         NetflowStats {
@@ -260,10 +263,11 @@ impl NetflowStats {
         }
     }
 
-    /// Counts one datagram from `exporter`.
-    pub fn record(&self, exporter: IpAddr, now: DateTime<Utc>, o: DatagramOutcome) {
-        self.datagrams.fetch_add(1, Relaxed);
-        self.bytes.fetch_add(o.bytes as u64, Relaxed);
+    /// Counts one datagram from `exporter`: `delta` holds what it contributed (one datagram,
+    /// its bytes, records, misses, errors, gaps, version and the time it arrived).
+    pub fn record(&self, exporter: IpAddr, delta: &ExporterStats) {
+        self.datagrams.fetch_add(delta.datagrams, Relaxed);
+        self.bytes.fetch_add(delta.bytes, Relaxed);
         let mut map = self.exporters.lock().unwrap_or_else(|e| e.into_inner());
         let key = exporter.to_string();
         let len = map.len();
@@ -272,16 +276,7 @@ impl NetflowStats {
         } else {
             map.entry(OTHER_SOURCES.to_owned()).or_default()
         };
-        e.datagrams += 1;
-        e.bytes += o.bytes as u64;
-        e.records += o.records;
-        e.template_misses += o.template_misses;
-        e.decode_errors += o.decode_errors;
-        e.sequence_gaps += o.sequence_gaps;
-        if o.version.is_some() {
-            e.version = o.version;
-        }
-        e.last_seen = Some(now);
+        e.add(delta);
     }
 
     pub fn snapshot(&self) -> NetflowSnapshot {
@@ -292,14 +287,10 @@ impl NetflowStats {
         exporters.sort_by(|a, b| b.1.records.cmp(&a.1.records).then_with(|| a.0.cmp(&b.0)));
         let mut totals = ExporterStats::default();
         for (_, e) in &exporters {
-            totals.datagrams += e.datagrams;
-            totals.bytes += e.bytes;
-            totals.records += e.records;
-            totals.template_misses += e.template_misses;
-            totals.decode_errors += e.decode_errors;
-            totals.sequence_gaps += e.sequence_gaps;
-            totals.last_seen = totals.last_seen.max(e.last_seen);
+            totals.add(e);
         }
+        // totals span exporters of different versions: a single one would mislead
+        totals.version = None;
         NetflowSnapshot {
             url: self.url.clone(),
             datagrams: self.datagrams.load(Relaxed),
