@@ -27,11 +27,14 @@ impl Diag {
 /// What loading did with one rule document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoadStatus {
-    /// The rule is part of the rule set and is evaluated.
+    /// The rule is part of the rule set and is evaluated: detections and filters by
+    /// [`crate::RuleSet::matches`], correlations by [`crate::correlate::Correlator`].
     Compiled,
-    /// The rule is well-formed but uses something canh does not evaluate; it is skipped.
+    /// The rule is well-formed but uses something canh does not evaluate; it is skipped, and
+    /// so is a correlation naming it.
     Unsupported { reason: String },
-    /// The rule is wrong; every error found is listed.
+    /// The rule is wrong — for a correlation, also when a rule it names is not loaded, is
+    /// invalid, is a filter, or leads back to it; every error found is listed.
     Invalid { errors: Vec<Diag> },
 }
 

@@ -143,7 +143,8 @@ impl Number {
             .map(Number::Float)
     }
 
-    fn as_f64(self) -> f64 {
+    /// The number as a float (integers beyond 2^53 rounded).
+    pub fn as_f64(self) -> f64 {
         match self {
             Number::Int(i) => i as f64,
             Number::Float(f) => f,

@@ -2,11 +2,14 @@
 //!
 //! [`RuleSet::load`] reads Sigma rule files (given as `(path, text)`; this crate does no I/O)
 //! and reports on every rule document: [`LoadStatus::Compiled`], [`LoadStatus::Unsupported`]
-//! (well-formed, but uses something canh does not evaluate, e.g. placeholders or correlation),
-//! or [`LoadStatus::Invalid`] with every error as `file:line:col: message`. Compiled rules share
+//! (well-formed, but uses something canh does not evaluate, e.g. placeholders), or
+//! [`LoadStatus::Invalid`] with every error as `file:line:col: message`. Compiled rules share
 //! one table of string **patterns** ([`RuleSet::patterns`]) and one of non-string **checks**
 //! ([`RuleSet::checks`]: cidr, numeric comparisons, field existence, field references); each
 //! rule is a boolean [`Expr`] over those, routed by its `logsource` ([`logsource`]).
+//! Correlation rules are checked against the whole set (every rule they name must be loaded,
+//! chains must not loop) and kept as [`CompiledCorrelation`]s for the stateful
+//! [`correlate::Correlator`]; [`RuleSet::matches`] and the fast matcher never see them.
 //!
 //! ```
 //! use canh_rules::{Mapping, NaiveHits, RuleSet};
@@ -92,6 +95,7 @@
 //! with aho-corasick and `regex::RegexSet`.
 
 pub mod condition;
+pub mod correlate;
 pub mod detection;
 mod diag;
 pub mod eval;
@@ -116,7 +120,10 @@ pub use eval::{EventView, NaiveHits, PatternHits};
 pub use expr::{Check, CmpOp, Expr, Leaf, LeafId, Number, PatternSpec};
 pub use logsource::{EventSource, LogSource};
 pub use mapping::{FieldRef, Mapping};
-pub use model::{Correlation, Filter, Level, LoadedRule, Rule, RuleKind, RuleStatus, SourceRef};
+pub use model::{
+    Alias, CondOp, Correlation, CorrelationType, Filter, Level, LoadedRule, Rule, RuleKind,
+    RuleStatus, SourceRef,
+};
 pub use pattern::{Anchor, FieldId, Pattern, PatternSource, fold};
 
 use pattern::Matcher;
@@ -136,6 +143,29 @@ pub struct CompiledRule {
     pub expr: Expr<LeafId>,
     /// Filters naming this rule: it matches only when none of them does.
     pub exceptions: Vec<Exception>,
+}
+
+/// A correlation rule with the rules it names resolved.
+#[derive(Debug, Clone)]
+pub struct CompiledCorrelation {
+    pub rule: RuleIdx,
+    /// Every rule feeding it: one per rule each entry of its `rules` names (an id shared by
+    /// several rules names them all).
+    pub sources: Vec<CorrelationSource>,
+}
+
+/// A rule a correlation aggregates, with the fields to read from the events it matches.
+#[derive(Debug, Clone)]
+pub struct CorrelationSource {
+    /// A detection or correlation rule.
+    pub rule: RuleIdx,
+    /// The entry of the correlation's `rules` that names it.
+    pub entry: usize,
+    /// The `group-by` fields as this rule's events name them (aliases and the mapping
+    /// applied), in `group-by` order.
+    pub group_by: Vec<FieldRef>,
+    /// `condition.field` likewise.
+    pub fields: Vec<FieldRef>,
 }
 
 /// A filter attached to a rule.
@@ -269,6 +299,217 @@ pub fn load_text_with(path: &str, text: &str, mapping: &Mapping) -> Vec<LoadedRu
     out
 }
 
+/// What is wrong with one entry of a correlation's `rules` (or `aliases`).
+enum RefProblem {
+    Error(u32, u32, String),
+    Unsupported(String),
+}
+
+/// Checks every correlation against the whole set: each entry of `rules` must name (by id or
+/// name) a loaded detection or correlation rule, each rule named in `aliases` must be one of
+/// those, and chains must not loop. A correlation that fails becomes invalid (unsupported
+/// when what it names is unsupported) and is dropped, which is checked again for the
+/// correlations naming it, until nothing changes.
+fn check_references(all: &mut [LoadedRule]) {
+    let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, l) in all.iter().enumerate() {
+        for k in l.id.iter().chain(l.name.iter()) {
+            let list = by_key.entry(k.clone()).or_default();
+            if list.last() != Some(&i) {
+                list.push(i);
+            }
+        }
+    }
+    let usable = |l: &LoadedRule| {
+        matches!(
+            l.rule.as_ref().map(|r| &r.kind),
+            Some(RuleKind::Detection(_) | RuleKind::Correlation(_))
+        )
+    };
+    let targets = |by_key: &HashMap<String, Vec<usize>>, name: &str, me: usize| -> Vec<usize> {
+        by_key
+            .get(name)
+            .map(|v| v.iter().copied().filter(|&t| t != me).collect())
+            .unwrap_or_default()
+    };
+    loop {
+        let mut problems: Vec<(usize, RefProblem)> = Vec::new();
+        for (i, l) in all.iter().enumerate() {
+            let Some(Rule {
+                kind: RuleKind::Correlation(c),
+                ..
+            }) = &l.rule
+            else {
+                continue;
+            };
+            let mut named_keys: Vec<&str> = Vec::new();
+            for (j, name) in c.rules.iter().enumerate() {
+                let (line, col) = c.rules_at.get(j).copied().unwrap_or((l.source.line, 1));
+                let ts = targets(&by_key, name, i);
+                for &t in &ts {
+                    named_keys.extend(
+                        all[t]
+                            .id
+                            .iter()
+                            .chain(all[t].name.iter())
+                            .map(String::as_str),
+                    );
+                }
+                if ts.iter().any(|&t| usable(&all[t])) {
+                    continue;
+                }
+                let self_named = l.id.as_deref() == Some(name) || l.name.as_deref() == Some(name);
+                let problem = if ts.is_empty() && self_named {
+                    RefProblem::Error(
+                        line,
+                        col,
+                        format!("`rules` names `{name}`, this correlation itself"),
+                    )
+                } else if ts.is_empty() {
+                    RefProblem::Error(
+                        line,
+                        col,
+                        format!(
+                            "`rules` names `{name}`, which no rule in the set has as id or name"
+                        ),
+                    )
+                } else if ts.iter().any(|&t| {
+                    matches!(
+                        all[t].rule.as_ref().map(|r| &r.kind),
+                        Some(RuleKind::Filter(_))
+                    )
+                }) {
+                    RefProblem::Error(
+                        line,
+                        col,
+                        format!(
+                            "`rules` names `{name}`, a filter; a correlation aggregates detection and correlation rules"
+                        ),
+                    )
+                } else if let Some(reason) = ts.iter().find_map(|&t| match &all[t].status {
+                    LoadStatus::Unsupported { reason } => Some(reason),
+                    _ => None,
+                }) {
+                    RefProblem::Unsupported(format!(
+                        "`rules` names `{name}`, which is unsupported: {reason}"
+                    ))
+                } else {
+                    RefProblem::Error(
+                        line,
+                        col,
+                        format!("`rules` names `{name}`, which is invalid (see its errors)"),
+                    )
+                };
+                problems.push((i, problem));
+            }
+            for a in &c.aliases {
+                for (k, (rule, _)) in a.fields.iter().enumerate() {
+                    if !named_keys.contains(&rule.as_str()) && !c.rules.contains(rule) {
+                        let (line, col) = a.at.get(k).copied().unwrap_or((l.source.line, 1));
+                        problems.push((
+                            i,
+                            RefProblem::Error(
+                                line,
+                                col,
+                                format!(
+                                    "alias `{}` names rule `{rule}`, which is not one of the rules in `rules`",
+                                    a.name
+                                ),
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        if problems.is_empty() {
+            problems = loops(all, &by_key);
+        }
+        if problems.is_empty() {
+            return;
+        }
+        for (i, p) in problems {
+            let l = &mut all[i];
+            l.rule = None;
+            match (p, &mut l.status) {
+                (RefProblem::Error(line, col, m), LoadStatus::Invalid { errors }) => {
+                    errors.push(Diag::new(&l.source.file, line, col, m));
+                }
+                (RefProblem::Error(line, col, m), status) => {
+                    *status = LoadStatus::Invalid {
+                        errors: vec![Diag::new(&l.source.file, line, col, m)],
+                    };
+                }
+                (RefProblem::Unsupported(reason), status @ LoadStatus::Compiled) => {
+                    *status = LoadStatus::Unsupported { reason };
+                }
+                (RefProblem::Unsupported(_), _) => {}
+            }
+        }
+    }
+}
+
+/// Correlations on a loop of correlations naming each other, each with an error at the
+/// entry of `rules` that leads back to it.
+fn loops(all: &[LoadedRule], by_key: &HashMap<String, Vec<usize>>) -> Vec<(usize, RefProblem)> {
+    let correlation = |i: usize| match all[i].rule.as_ref().map(|r| &r.kind) {
+        Some(RuleKind::Correlation(c)) => Some(c),
+        _ => None,
+    };
+    // edges between kept correlations, per entry of `rules`
+    let next = |i: usize, name: &str| -> Vec<usize> {
+        by_key
+            .get(name)
+            .map(|v| {
+                v.iter()
+                    .copied()
+                    .filter(|&t| t != i && correlation(t).is_some())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut out = Vec::new();
+    for i in 0..all.len() {
+        let Some(c) = correlation(i) else { continue };
+        for (j, name) in c.rules.iter().enumerate() {
+            // does some rule this entry names lead back to `i`?
+            let mut seen = vec![false; all.len()];
+            let mut stack = next(i, name);
+            let mut back = false;
+            while let Some(t) = stack.pop() {
+                if t == i {
+                    back = true;
+                    break;
+                }
+                if std::mem::replace(&mut seen[t], true) {
+                    continue;
+                }
+                if let Some(tc) = correlation(t) {
+                    for n in &tc.rules {
+                        stack.extend(next(t, n));
+                    }
+                }
+            }
+            if back {
+                let (line, col) = c
+                    .rules_at
+                    .get(j)
+                    .copied()
+                    .unwrap_or((all[i].source.line, 1));
+                out.push((
+                    i,
+                    RefProblem::Error(
+                        line,
+                        col,
+                        format!("`rules` names `{name}`, which leads back to this correlation: correlation chains must not loop"),
+                    ),
+                ));
+                break;
+            }
+        }
+    }
+    out
+}
+
 /// Warns on every rule whose id an earlier rule already has.
 fn warn_duplicate_ids(reports: &mut [LoadReport]) {
     let mut first: HashMap<&str, &SourceRef> = HashMap::new();
@@ -301,6 +542,7 @@ pub struct RuleSet {
     rules: Vec<Rule>,
     tables: Tables,
     compiled: Vec<CompiledRule>,
+    correlations: Vec<CompiledCorrelation>,
     prune: Prune,
 }
 
@@ -438,25 +680,28 @@ impl RuleSet {
     pub fn load(files: &[(String, String)], mapping: &Mapping) -> (RuleSet, Vec<LoadReport>) {
         let mut set = RuleSet::default();
         let mut reports = Vec::new();
-        for (path, text) in files {
-            for loaded in load_text_with(path, text, mapping) {
-                let mut report = LoadReport {
-                    source: loaded.source,
-                    title: loaded.title,
-                    id: loaded.id,
-                    kind: None,
-                    status: loaded.status,
-                    warnings: loaded.warnings,
-                    rule: None,
-                };
-                if let Some(rule) = loaded.rule {
-                    let idx = RuleIdx(index_u32(set.rules.len()));
-                    report.kind = Some(rule.kind.name());
-                    report.rule = Some(idx);
-                    set.rules.push(rule);
-                }
-                reports.push(report);
+        let mut all: Vec<LoadedRule> = files
+            .iter()
+            .flat_map(|(path, text)| load_text_with(path, text, mapping))
+            .collect();
+        check_references(&mut all);
+        for loaded in all {
+            let mut report = LoadReport {
+                source: loaded.source,
+                title: loaded.title,
+                id: loaded.id,
+                kind: None,
+                status: loaded.status,
+                warnings: loaded.warnings,
+                rule: None,
+            };
+            if let Some(rule) = loaded.rule {
+                let idx = RuleIdx(index_u32(set.rules.len()));
+                report.kind = Some(rule.kind.name());
+                report.rule = Some(idx);
+                set.rules.push(rule);
             }
+            reports.push(report);
         }
         warn_duplicate_ids(&mut reports);
         for (i, rule) in set.rules.iter().enumerate() {
@@ -470,8 +715,61 @@ impl RuleSet {
             }
         }
         set.attach_filters(&mut reports);
+        set.compile_correlations(mapping);
         set.prune = Prune::build(&set.compiled, set.tables.patterns.len());
         (set, reports)
+    }
+
+    /// Resolves each correlation's `rules` ([`check_references`] made sure they resolve).
+    fn compile_correlations(&mut self, mapping: &Mapping) {
+        let mut by_key: HashMap<&str, Vec<RuleIdx>> = HashMap::new();
+        for (i, r) in self.rules.iter().enumerate() {
+            if matches!(r.kind, RuleKind::Detection(_) | RuleKind::Correlation(_)) {
+                for k in r.id.iter().chain(r.name.iter()) {
+                    let list = by_key.entry(k.as_str()).or_default();
+                    if list.last() != Some(&RuleIdx(index_u32(i))) {
+                        list.push(RuleIdx(index_u32(i)));
+                    }
+                }
+            }
+        }
+        for (i, rule) in self.rules.iter().enumerate() {
+            let RuleKind::Correlation(c) = &rule.kind else {
+                continue;
+            };
+            let me = RuleIdx(index_u32(i));
+            let mut sources = Vec::new();
+            for (entry, name) in c.rules.iter().enumerate() {
+                for &t in by_key.get(name.as_str()).map_or(&[][..], |v| v) {
+                    if t == me {
+                        continue;
+                    }
+                    let target = &self.rules[t.0 as usize];
+                    let keys: Vec<&str> = target
+                        .id
+                        .iter()
+                        .chain(target.name.iter())
+                        .map(String::as_str)
+                        .collect();
+                    sources.push(CorrelationSource {
+                        rule: t,
+                        entry,
+                        group_by: c
+                            .group_by
+                            .iter()
+                            .map(|g| mapping.resolve(c.group_field(g, &keys), &target.logsource))
+                            .collect(),
+                        fields: c
+                            .fields
+                            .iter()
+                            .map(|f| mapping.resolve(f, &target.logsource))
+                            .collect(),
+                    });
+                }
+            }
+            self.correlations
+                .push(CompiledCorrelation { rule: me, sources });
+        }
     }
 
     fn attach_filters(&mut self, reports: &mut [LoadReport]) {
@@ -507,8 +805,7 @@ impl RuleSet {
         }
     }
 
-    /// Every kept rule: compiled detections and filters, and correlation rules (kept for the
-    /// alert engine though not evaluated).
+    /// Every kept rule: compiled detections, filters and correlation rules.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
     }
@@ -520,6 +817,18 @@ impl RuleSet {
     /// The detection rules evaluated by [`RuleSet::matches`], with their filters.
     pub fn compiled(&self) -> &[CompiledRule] {
         &self.compiled
+    }
+
+    /// The correlation rules, in load order, for [`correlate::Correlator`]; never part of
+    /// [`RuleSet::matches`].
+    pub fn correlations(&self) -> &[CompiledCorrelation] {
+        &self.correlations
+    }
+
+    /// The key alerts and `canh.rule.id` use for a rule: its id, else its title.
+    pub fn rule_key(&self, idx: RuleIdx) -> &str {
+        let r = self.rule(idx);
+        r.id.as_deref().unwrap_or(&r.title)
     }
 
     /// The fields patterns test, indexed by [`FieldId`].

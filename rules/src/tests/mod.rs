@@ -1,6 +1,7 @@
 //! Data-driven tests: the semantics table, exact diagnostics, filters and routing, and
 //! property tests (naive evaluator ≡ an independent oracle; the loader never panics).
 
+mod correlate;
 mod errors;
 mod props;
 mod semantics;

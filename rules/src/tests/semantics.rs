@@ -243,27 +243,36 @@ fn unsupported_reasons() {
 }
 
 #[test]
-fn correlation_rules_are_kept_unsupported() {
+fn correlation_rules_compile() {
     let text = "title: Many failed logins\nid: c1\ncorrelation:\n    type: event_count\n    rules:\n        - failed_login\n    group-by:\n        - user.name\n    timespan: 10m\n    condition:\n        gte: 10\nlevel: high\n---\ntitle: Failed login\nname: failed_login\nlogsource:\n    product: linux\n    service: sshd\ndetection:\n    sel:\n        event.outcome: failure\n    condition: sel\n";
     let (set, reports) = load(&[("c.yml", text)]);
     assert_eq!(reports.len(), 2);
-    assert_eq!(
-        reports[0].status,
-        LoadStatus::Unsupported {
-            reason: "correlation rules are evaluated by the alert engine (not built yet)".into()
-        }
+    assert!(
+        reports.iter().all(|r| r.status.is_compiled()),
+        "{reports:#?}"
     );
-    assert!(reports[1].status.is_compiled());
+    assert_eq!(reports[0].kind, Some("correlation"));
     let idx = reports[0].rule.expect("correlation rule kept");
     let crate::RuleKind::Correlation(c) = &set.rule(idx).kind else {
         panic!("not a correlation")
     };
-    assert_eq!(c.kind, "event_count");
+    assert_eq!(c.kind, crate::CorrelationType::EventCount);
     assert_eq!(c.rules, ["failed_login"]);
+    assert_eq!(c.rules_at, [(6, 11)]);
     assert_eq!(c.group_by, ["user.name"]);
-    assert_eq!(c.timespan_secs, Some(600));
-    assert_eq!(c.condition, [("gte".to_owned(), crate::Number::Int(10))]);
+    assert_eq!(c.timespan, "10m");
+    assert_eq!(c.timespan_ms, 600_000);
+    assert_eq!(c.condition, [(crate::CondOp::Gte, crate::Number::Int(10))]);
+    assert!(!c.generate);
+    // kept out of the matcher: only the detection is compiled
     assert_eq!(set.compiled().len(), 1);
+    assert_eq!(set.correlations().len(), 1);
+    let sources = &set.correlations()[0].sources;
+    assert_eq!(sources.len(), 1);
+    assert_eq!(sources[0].rule, reports[1].rule.expect("detection kept"));
+    assert_eq!(sources[0].group_by[0].written, "user.name");
+    let ev = event(&[("event.outcome", "failure"), ("user.name", "x")]);
+    assert_eq!(set.matches_naive(&ev), [sources[0].rule]);
 }
 
 const BASE_RULE: &str = "title: Web shell upload\nid: 6f3e2987-db24-4c78-a860-b4f4095a7095\nname: web_shell_upload\nlogsource:\n    category: webserver\ndetection:\n    sel:\n        cs-method: POST\n        c-uri|endswith: '.php'\n    condition: sel\n";
