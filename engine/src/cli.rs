@@ -15,11 +15,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
 use tracing::{error, info};
 
+use crate::alerts::stage::{AlertStage, StageConfig};
 use crate::config::{self, Config, FileConfig, TlsFiles};
 use crate::detect::{Detection, Detector};
 use crate::index::{Reader, SearchRequest};
 use crate::pipeline::{self, Pipeline, PipelineConfig};
 use crate::{api, status};
+use canh_rules::correlate::CorrelatorConfig;
 
 /// A usage or configuration error: the binary exits with code 2.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +53,27 @@ pub enum Command {
     /// Check and test detection rules.
     #[command(subcommand)]
     Rules(RulesCmd),
+    /// List, show and triage alerts (works while the engine runs).
+    Alerts {
+        #[command(flatten)]
+        data: crate::cli_alerts::DataArg,
+        #[command(subcommand)]
+        cmd: crate::cli_alerts::AlertsCmd,
+    },
+    /// Suppressions: matches in a scope raise no alert (they are still indexed).
+    Suppress {
+        #[command(flatten)]
+        data: crate::cli_alerts::DataArg,
+        #[command(subcommand)]
+        cmd: crate::cli_alerts::SuppressCmd,
+    },
+    /// The audit log of every officer action and rule change.
+    Audit {
+        #[command(flatten)]
+        data: crate::cli_alerts::DataArg,
+        #[command(subcommand)]
+        cmd: crate::cli_alerts::AuditCmd,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -174,6 +197,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status(a) => status_cmd(a),
         Command::Rules(RulesCmd::Lint { paths, verbose }) => rules_lint(&paths, verbose),
         Command::Rules(RulesCmd::Test { paths, junit }) => rules_test(&paths, junit.as_deref()),
+        Command::Alerts { data, cmd } => crate::cli_alerts::alerts(cmd, &data.data),
+        Command::Suppress { data, cmd } => crate::cli_alerts::suppress(cmd, &data.data),
+        Command::Audit {
+            data,
+            cmd: crate::cli_alerts::AuditCmd::Verify,
+        } => crate::cli_alerts::audit_verify(&data.data),
     }
 }
 
@@ -317,11 +346,38 @@ async fn run_engine(
     }
     let inactive: Vec<(String, String)> = Vec::new();
 
+    let (live_tx, _) = tokio::sync::broadcast::channel::<i64>(api::LIVE_CAPACITY);
+    let live = live_tx.clone();
+    let stage = start_alerts(
+        &cfg.alerts,
+        &cfg.data_dir,
+        detection.clone(),
+        cfg.forward.iter().map(|d| d.name.clone()).collect(),
+        Arc::new(move |id| {
+            let _ = live.send(id);
+        }),
+    )?;
+    let stage_counters = stage.counters.clone();
+    let fwd_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut forwarders = Vec::new();
+    let mut fwd_stats = Vec::new();
+    for d in &cfg.forward {
+        let st = Arc::new(crate::alerts::forward::ForwardStats::default());
+        fwd_stats.push((d.name.clone(), st.clone()));
+        println!("forwarding alerts to {} ({})", d.name, d.url);
+        forwarders.push(crate::alerts::forward::spawn(
+            cfg.data_dir.clone(),
+            d.clone(),
+            st,
+            fwd_stop.clone(),
+        ));
+    }
     let pcfg = PipelineConfig {
         data_dir: cfg.data_dir.clone(),
         commit_interval: cfg.commit_interval,
         index_threads: cfg.index_threads,
         retention_days: cfg.retention_days,
+        alerts: Some(stage.feed()),
     };
     let pipeline = tokio::task::spawn_blocking(move || Pipeline::start(pcfg))
         .await?
@@ -383,7 +439,24 @@ async fn run_engine(
             detection.clone(),
             nf_stats.clone(),
         );
+        let stage_c = stage_counters.clone();
+        let store = std::sync::Mutex::new(None::<crate::alerts::store::Store>);
+        let data = cfg.data_dir.clone();
         Arc::new(move || status::EngineStatus {
+            forward: fwd_stats
+                .iter()
+                .map(|(n, s)| (n.clone(), s.snapshot()))
+                .collect(),
+            alerts: Some(status::AlertsStatus {
+                stage: stage_c.snapshot(),
+                counts: {
+                    let mut g = store.lock().unwrap_or_else(|e| e.into_inner());
+                    if g.is_none() {
+                        *g = crate::alerts::store::Store::open(&data).ok();
+                    }
+                    g.as_ref().and_then(|s| s.counts().ok()).unwrap_or_default()
+                },
+            }),
             detection: Some(det.snapshot()),
             netflow: nf.iter().map(|s| s.snapshot()).collect(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -399,8 +472,16 @@ async fn run_engine(
     let snap: api::StatusFn = snapshot.clone();
     let det = detection.clone();
     let reload: api::ReloadFn = Arc::new(move || reload_rules(&det));
+    let ctx = api::ApiContext {
+        token: Arc::new(token),
+        data: cfg.data_dir.clone(),
+        status: snap,
+        reload,
+        detection: detection.clone(),
+        live: live_tx.clone(),
+    };
     tasks.push(tokio::spawn(async move {
-        if let Err(e) = api::serve(api_listener, token, snap, reload).await {
+        if let Err(e) = api::serve(api_listener, ctx).await {
             error!(error = %e, "api stopped");
         }
     }));
@@ -416,14 +497,19 @@ async fn run_engine(
         }
     }));
     let det = detection.clone();
+    let data_hup = cfg.data_dir.clone();
     tasks.push(tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
         let Ok(mut hup) = signal(SignalKind::hangup()) else {
             return;
         };
         while hup.recv().await.is_some() {
-            let det = det.clone();
-            let _ = tokio::task::spawn_blocking(move || reload_rules(&det)).await;
+            let (det, data) = (det.clone(), data_hup.clone());
+            let _ = tokio::task::spawn_blocking(move || {
+                let r = reload_rules(&det);
+                audit_reload(&data, "signal:SIGHUP", &r);
+            })
+            .await;
         }
     }));
     info!("engine started");
@@ -436,7 +522,15 @@ async fn run_engine(
     for t in tasks {
         let _ = t.await;
     }
-    tokio::task::spawn_blocking(move || pipeline.shutdown()).await?;
+    tokio::task::spawn_blocking(move || {
+        pipeline.shutdown();
+        stage.join();
+        fwd_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for f in forwarders {
+            let _ = f.join();
+        }
+    })
+    .await?;
     status::write(&cfg.data_dir, &snapshot()).ok();
     println!("stopped");
     Ok(())
@@ -448,6 +542,42 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+    }
+}
+
+/// Starts the alert stage (before the pipeline, which replays into it).
+fn start_alerts(
+    a: &config::AlertsConfig,
+    data: &Path,
+    detection: Arc<Detection>,
+    dests: Vec<String>,
+    on_created: crate::alerts::stage::OnCreated,
+) -> anyhow::Result<AlertStage> {
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let cfg = StageConfig {
+        data_dir: data.to_owned(),
+        correlator: CorrelatorConfig {
+            dedup_window_ms: a.dedup_window.as_millis() as i64,
+            dedup_fields: a.dedup_fields.clone(),
+            lateness_ms: a.lateness.as_millis() as i64,
+            ..CorrelatorConfig::default()
+        },
+        silent: a.silent.clone(),
+        dests,
+    };
+    AlertStage::start(cfg, detection, on_created).context("starting the alert stage")
+}
+
+/// Records a rule reload in the audit log.
+pub fn audit_reload(data: &Path, actor: &str, r: &Result<String, String>) {
+    let detail = match r {
+        Ok(m) => serde_json::json!({"ok": true, "message": m}),
+        Err(e) => serde_json::json!({"ok": false, "error": e}),
+    };
+    if let Err(e) = crate::alerts::store::Store::open(data)
+        .and_then(|mut st| st.audit_only(actor, "rules.reload", "rules", detail))
+    {
+        error!(error = %e, "cannot write the audit log");
     }
 }
 
@@ -710,11 +840,25 @@ fn ingest(a: IngestArgs) -> anyhow::Result<()> {
     }
     let detector = Detector::load(&a.rules).context("loading rules")?;
     let _lock = lock_data(&a.data)?;
+    let detection = Arc::new(Detection::new(detector, a.rules.clone(), Vec::new()));
+    let det = detection.current();
+    let alerts_cfg = config::AlertsConfig {
+        silent: None,
+        ..Default::default()
+    };
+    let stage = start_alerts(
+        &alerts_cfg,
+        &a.data,
+        detection.clone(),
+        Vec::new(),
+        Arc::new(|_| {}),
+    )?;
     let pipeline = Pipeline::start(PipelineConfig {
         data_dir: a.data.clone(),
         commit_interval: Duration::from_secs(1),
         index_threads: 1,
         retention_days: 3650,
+        alerts: Some(stage.feed()),
     })
     .context("starting the pipeline")?;
     let total: u64 = a
@@ -778,7 +922,7 @@ fn ingest(a: IngestArgs) -> anyhow::Result<()> {
             );
             chunk.push(ev);
             if chunk.len() == INGEST_CHUNK {
-                detector.annotate(&mut chunk);
+                det.annotate(&mut chunk);
                 tx.blocking_send(std::mem::replace(
                     &mut chunk,
                     Vec::with_capacity(INGEST_CHUNK),
@@ -787,7 +931,7 @@ fn ingest(a: IngestArgs) -> anyhow::Result<()> {
             }
         }
         if !chunk.is_empty() {
-            detector.annotate(&mut chunk);
+            det.annotate(&mut chunk);
             tx.blocking_send(chunk)
                 .map_err(|_| anyhow::anyhow!("pipeline stopped"))?;
         }
@@ -796,6 +940,7 @@ fn ingest(a: IngestArgs) -> anyhow::Result<()> {
     drop(tx);
     bar.finish_and_clear();
     pipeline.shutdown();
+    stage.join();
     for s in &all {
         eprintln!(
             "{}: {} events ({} unparsed, {} truncated)",

@@ -42,6 +42,27 @@ pub struct FileConfig {
     pub max_connections: Option<usize>,
     pub index_threads: Option<usize>,
     pub tls: Option<TlsFiles>,
+    pub alerts: Option<AlertsFile>,
+    /// `[[forward]]`: where new alerts go (the province's IOC): webhooks and CEF over syslog.
+    pub forward: Option<Vec<crate::alerts::forward::Destination>>,
+}
+
+/// `[alerts]`: deduplication, correlation lateness and silent sources.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsFile {
+    /// Matches of one detection rule with the same `dedup_fields` values within this window
+    /// (from the alert's first event) add to one alert: "10m".
+    pub dedup_window: Option<String>,
+    pub dedup_fields: Option<Vec<String>>,
+    /// How late (by event time) a match may arrive and still count in a correlation: "5m".
+    pub lateness: Option<String>,
+    /// Shortest silence of a learned source that raises an alert ("15m"; "off" disables).
+    pub silent_after: Option<String>,
+    /// Silence, in multiples of the source's usual gap between events, that raises an alert.
+    pub silent_factor: Option<f64>,
+    /// Events a source must have sent before its rate counts as learned.
+    pub silent_learn_events: Option<u64>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -71,7 +92,8 @@ impl FileConfig {
             commit_interval_ms,
             max_message_bytes,
             max_connections,
-            index_threads
+            index_threads,
+            forward
         );
         if let Some(t) = o.tls {
             let mut mine = self.tls.unwrap_or_default();
@@ -85,6 +107,21 @@ impl FileConfig {
                 mine.client_ca = t.client_ca;
             }
             self.tls = Some(mine);
+        }
+        if let Some(a) = o.alerts {
+            let mut mine = self.alerts.unwrap_or_default();
+            macro_rules! take_alerts {
+                ($($f:ident),*) => { $( if a.$f.is_some() { mine.$f = a.$f; } )* };
+            }
+            take_alerts!(
+                dedup_window,
+                dedup_fields,
+                lateness,
+                silent_after,
+                silent_factor,
+                silent_learn_events
+            );
+            self.alerts = Some(mine);
         }
         self
     }
@@ -107,6 +144,23 @@ pub struct Config {
     pub max_connections: usize,
     pub index_threads: usize,
     pub tls: Option<TlsPaths>,
+    pub alerts: AlertsConfig,
+    pub forward: Vec<crate::alerts::forward::Destination>,
+}
+
+/// The validated `[alerts]` section.
+#[derive(Debug, Clone)]
+pub struct AlertsConfig {
+    pub dedup_window: Duration,
+    pub dedup_fields: Vec<String>,
+    pub lateness: Duration,
+    pub silent: Option<crate::alerts::silent::SilentConfig>,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Config::validate_alerts(None, &mut Vec::new())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -156,14 +210,17 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<FileConfig, ConfigError> {
                 find_line(key),
                 TOP_KEYS.join(", ")
             ));
-        } else if key == "tls"
-            && let Some(t) = value.as_table()
-        {
-            for k in t.keys().filter(|k| !TLS_KEYS.contains(&k.as_str())) {
+        } else if let Some(t) = value.as_table() {
+            let known = match key.as_str() {
+                "tls" => TLS_KEYS,
+                "alerts" => ALERTS_KEYS,
+                _ => continue,
+            };
+            for k in t.keys().filter(|k| !known.contains(&k.as_str())) {
                 errs.push(format!(
-                    "{origin}{}: unknown key `tls.{k}` (expected one of {})",
+                    "{origin}{}: unknown key `{key}.{k}` (expected one of {})",
                     find_line(k),
-                    TLS_KEYS.join(", ")
+                    known.join(", ")
                 ));
             }
         }
@@ -196,8 +253,20 @@ const TOP_KEYS: &[&str] = &[
     "max_connections",
     "index_threads",
     "tls",
+    "alerts",
+    "forward",
 ];
 const TLS_KEYS: &[&str] = &["cert", "key", "client_ca"];
+const ALERTS_KEYS: &[&str] = &[
+    "dedup_window",
+    "dedup_fields",
+    "lateness",
+    "silent_after",
+    "silent_factor",
+    "silent_learn_events",
+];
+/// Accepted deduplication window and lateness: up to a week.
+const MAX_WINDOW: Duration = Duration::from_secs(7 * 86_400);
 
 pub fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
     let text = std::fs::read_to_string(path)
@@ -345,6 +414,9 @@ impl Config {
                     .into(),
             );
         }
+        let alerts = Config::validate_alerts(f.alerts, &mut errs);
+        let forward = f.forward.unwrap_or_default();
+        errs.extend(crate::alerts::forward::validate(&forward));
         let data_dir = f.data_dir.unwrap_or_else(|| PathBuf::from("./canh-data"));
         if !errs.is_empty() {
             return Err(ConfigError(errs));
@@ -364,7 +436,70 @@ impl Config {
             max_connections,
             index_threads,
             tls,
+            alerts,
+            forward,
         })
+    }
+
+    fn validate_alerts(a: Option<AlertsFile>, errs: &mut Vec<String>) -> AlertsConfig {
+        let a = a.unwrap_or_default();
+        let dur = |key: &str, v: Option<&str>, default: Duration, errs: &mut Vec<String>| {
+            let Some(v) = v else { return default };
+            match humantime::parse_duration(v) {
+                Ok(d) if d <= MAX_WINDOW && !d.is_zero() => d,
+                Ok(_) => {
+                    errs.push(format!("alerts.{key}: {v:?} is outside 1s..=7d"));
+                    default
+                }
+                Err(e) => {
+                    errs.push(format!("alerts.{key}: {v:?}: {e} (try 10m, 1h)"));
+                    default
+                }
+            }
+        };
+        let dedup_window = dur(
+            "dedup_window",
+            a.dedup_window.as_deref(),
+            Duration::from_secs(600),
+            errs,
+        );
+        let lateness = dur(
+            "lateness",
+            a.lateness.as_deref(),
+            Duration::from_secs(300),
+            errs,
+        );
+        let silent = match a.silent_after.as_deref() {
+            Some("off") => None,
+            other => {
+                let min = dur("silent_after", other, Duration::from_secs(900), errs);
+                let factor = a.silent_factor.unwrap_or(10.0);
+                if !(1.0..=1000.0).contains(&factor) {
+                    errs.push(format!(
+                        "alerts.silent_factor: {factor} is outside 1..=1000"
+                    ));
+                }
+                let learn = a.silent_learn_events.unwrap_or(100);
+                if learn < 2 {
+                    errs.push(format!(
+                        "alerts.silent_learn_events: {learn}: at least 2 events are needed to learn a rate"
+                    ));
+                }
+                Some(crate::alerts::silent::SilentConfig {
+                    min_silence_ms: min.as_millis() as i64,
+                    factor,
+                    learn_events: learn,
+                })
+            }
+        };
+        AlertsConfig {
+            dedup_window,
+            dedup_fields: a
+                .dedup_fields
+                .unwrap_or_else(|| vec!["host.hostname".into(), "source.ip".into()]),
+            lateness,
+            silent,
+        }
     }
 }
 
@@ -422,7 +557,7 @@ mod tests {
         // every key the struct takes is accepted, so TOP_KEYS cannot drift silently
         let all = TOP_KEYS
             .iter()
-            .filter(|k| **k != "tls")
+            .filter(|k| !["tls", "alerts", "forward"].contains(k))
             .map(|k| match *k {
                 "syslog" | "netflow" | "netflow_exporters" | "rules" | "ioc_lists" => {
                     format!("{k} = []")

@@ -275,6 +275,59 @@ impl Detector {
     }
 }
 
+/// One rule document as the API and the console list it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleEntry {
+    /// The key alerts and `canh.rule.id` use: the rule's id, else its title.
+    pub key: String,
+    pub title: String,
+    pub level: Option<String>,
+    /// detection, correlation or filter.
+    pub kind: Option<String>,
+    /// compiled, unsupported or invalid.
+    pub state: String,
+    /// Why it is not evaluated (unsupported or invalid).
+    pub reason: Option<String>,
+    pub file: String,
+    pub hits: u64,
+}
+
+impl Detector {
+    /// Every rule document loaded, in file order.
+    pub fn rule_entries(&self) -> Vec<RuleEntry> {
+        self.reports
+            .iter()
+            .map(|r| {
+                let rule = r.rule.map(|i| self.set.rule(i));
+                let (state, reason) = match &r.status {
+                    canh_rules::LoadStatus::Compiled => ("compiled", None),
+                    canh_rules::LoadStatus::Unsupported { reason } => {
+                        ("unsupported", Some(reason.clone()))
+                    }
+                    other => ("invalid", Some(other.to_string())),
+                };
+                RuleEntry {
+                    key: r
+                        .id
+                        .clone()
+                        .or_else(|| r.title.clone())
+                        .unwrap_or_else(|| r.source.to_string()),
+                    title: r.title.clone().unwrap_or_default(),
+                    level: rule.and_then(|x| x.level).map(|l| l.as_str().to_owned()),
+                    kind: r.kind.map(str::to_owned),
+                    state: state.to_owned(),
+                    reason,
+                    file: r.source.to_string(),
+                    hits: r
+                        .rule
+                        .and_then(|i| self.hits.get(i.0 as usize))
+                        .map_or(0, |h| h.load(Relaxed)),
+                }
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleHits {
     pub id: String,

@@ -7,8 +7,10 @@
 //! - the index never holds an event twice: each day index commit records the WAL position it
 //!   is complete through ([`index`]).
 
+pub mod alerts;
 pub mod api;
 pub mod cli;
+pub mod cli_alerts;
 pub mod config;
 pub mod detect;
 pub mod index;

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
+use crate::alerts::stage::{StageBatch, StageCounters};
 use crate::index::{Added, DayIndexes};
 use crate::wal::{self, Wal};
 
@@ -104,12 +105,40 @@ impl PipelineCounters {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PipelineConfig {
     pub data_dir: PathBuf,
     pub commit_interval: Duration,
     pub index_threads: usize,
     pub retention_days: u32,
+    /// The alert stage: fed the matches of every durable record after its position.
+    pub alerts: Option<AlertFeed>,
+}
+
+/// Where the WAL writer sends matches, and what the alert stage has saved.
+#[derive(Clone)]
+pub struct AlertFeed {
+    pub tx: SyncSender<StageBatch>,
+    /// Records after this position are fed on replay.
+    pub from: u64,
+    pub counters: Arc<StageCounters>,
+}
+
+impl AlertFeed {
+    /// The WAL may be truncated through this position only.
+    fn keep_from(&self) -> u64 {
+        self.counters.state_pos.load(Relaxed)
+    }
+
+    fn send(&self, pos: u64, events: &[Event]) -> bool {
+        let b = StageBatch::of(pos, events);
+        self.counters.queue_depth.fetch_add(1, Relaxed);
+        let ok = self.tx.send(b).is_ok();
+        if !ok {
+            self.counters.queue_depth.fetch_sub(1, Relaxed);
+        }
+        ok
+    }
 }
 
 /// A running pipeline. Send events through [`Pipeline::sender`]; [`Pipeline::shutdown`]
@@ -154,13 +183,22 @@ impl Pipeline {
         let mut undecodable = false;
         let mut last_pos = 0;
         let started = Instant::now();
-        let committed = crate::index::max_committed_position(&index_dir(&cfg.data_dir));
+        let mut committed = crate::index::max_committed_position(&index_dir(&cfg.data_dir));
+        if let Some(a) = &cfg.alerts {
+            committed = committed.min(a.from);
+        }
+        let alerts = cfg.alerts.clone();
         let (mut wal, recovery) = Wal::open_after(&wal_path, committed, |rec| {
             if replay_err.is_some() {
                 return;
             }
             match wal::decode(&wal_path, &rec) {
                 Ok(batch) => {
+                    if let Some(a) = &alerts
+                        && rec.pos > a.from
+                    {
+                        a.send(rec.pos, &batch.events);
+                    }
                     for ev in batch.events {
                         match indexes.add(ev, rec.pos) {
                             Ok(Added::Indexed) => {
@@ -206,7 +244,11 @@ impl Pipeline {
                     Err(e) => error!(error = %e, "cannot copy the WAL aside; it is kept whole"),
                 }
             }
-            wal.truncate_through(last_pos)?;
+            match &cfg.alerts {
+                // the alert stage saves its state later: keep what it has not covered
+                Some(a) => wal.truncate_through(last_pos.min(a.from))?,
+                None => wal.truncate_through(last_pos)?,
+            };
             let r = counters.replayed_events.load(Relaxed);
             let s = counters.replay_skipped.load(Relaxed);
             info!(
@@ -228,9 +270,10 @@ impl Pipeline {
         let (tx, rx) = mpsc::channel::<Vec<Event>>(EVENT_QUEUE_CHUNKS);
         let (itx, irx) = sync_channel::<(u64, Batch)>(INDEX_QUEUE_BATCHES);
         let c = counters.clone();
+        let alerts = cfg.alerts.clone();
         let wal_thread = std::thread::Builder::new()
             .name("canh-wal".into())
-            .spawn(move || wal_loop(wal, rx, itx, c))
+            .spawn(move || wal_loop(wal, rx, itx, alerts, c))
             .expect("spawn WAL thread");
         let c = counters.clone();
         let interval = cfg.commit_interval;
@@ -289,6 +332,7 @@ fn wal_loop(
     mut wal: Wal,
     mut rx: mpsc::Receiver<Vec<Event>>,
     itx: SyncSender<(u64, Batch)>,
+    alerts: Option<AlertFeed>,
     c: Arc<PipelineCounters>,
 ) {
     let mut truncated_through = 0;
@@ -342,11 +386,20 @@ fn wal_loop(
         c.wal_events.fetch_add(n, Relaxed);
         c.wal_bytes.fetch_add(bytes as u64, Relaxed);
         c.wal_durable_pos.store(pos, Relaxed);
+        if let Some(a) = &alerts
+            && !a.send(pos, &batch.events)
+        {
+            error!("alert stage stopped; matches stay in the WAL for the next start");
+            break;
+        }
         if itx.send((pos, batch)).is_err() {
             error!("index thread stopped; events stay in the WAL for the next start");
             break;
         }
-        let committed = c.index_committed_pos.load(Relaxed);
+        let mut committed = c.index_committed_pos.load(Relaxed);
+        if let Some(a) = &alerts {
+            committed = committed.min(a.keep_from());
+        }
         if committed > truncated_through {
             match wal.truncate_through(committed) {
                 Ok(_) => truncated_through = committed,

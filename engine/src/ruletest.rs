@@ -1,8 +1,13 @@
-//! `canh rules test`: runs `*.test.yml` cases (a rule file, raw syslog lines and/or events as
-//! maps, and the expected number of matching events) and reports PASS/FAIL per case.
+//! `canh rules test`: runs `*.test.yml` cases (rule files, raw syslog lines and/or events as
+//! maps, and the expected number of matching events and of correlation alerts) and reports
+//! PASS/FAIL per case.
 //!
 //! Syslog lines are parsed exactly as `canh up` parses them. Every event is matched twice,
-//! by the fast matcher and by the reference evaluator; a disagreement fails the case.
+//! by the fast matcher and by the reference evaluator; a disagreement fails the case. The
+//! matches then go, in input order, through the correlation engine
+//! ([`canh_rules::correlate`], default configuration), timed by the event's `@timestamp`
+//! (RFC 3339, events given as maps), else its syslog timestamp, else one second after the
+//! previous input; `expect.alerts` counts the alerts correlation rules open.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,9 +15,13 @@ use std::path::{Path, PathBuf};
 use canh_collectors::syslog::{self, ParseContext};
 use canh_core::Origin;
 use canh_core::time::DefaultZone;
+use canh_rules::correlate::{Correlator, CorrelatorConfig, Match, Raise};
 use canh_rules::fast::FastMatcher;
 use canh_rules::yaml::{self, Node, NodeKind};
-use canh_rules::{LoadStatus, Mapping, RuleSet};
+use canh_rules::{Mapping, RuleKind, RuleSet};
+
+/// The field of a test event (given as a map) that holds its time.
+pub const F_TIMESTAMP: &str = "@timestamp";
 
 /// Most input events one case may hold.
 pub const MAX_CASE_EVENTS: usize = 100_000;
@@ -25,6 +34,7 @@ pub struct Case {
     pub syslog: Vec<String>,
     pub events: Vec<BTreeMap<String, String>>,
     pub expect_matches: Option<u64>,
+    /// Alerts opened by correlation rules (detection rules' own alerts are not counted).
     pub expect_alerts: Option<u64>,
 }
 
@@ -124,6 +134,15 @@ pub fn parse_case(file: &Path, text: &str) -> Result<Case, String> {
                             .ok_or_else(|| err(file, Some(fk), "expected a field name"))?;
                         let value = scalar_text(fv)
                             .ok_or_else(|| err(file, Some(fv), "expected a scalar value"))?;
+                        if name == F_TIMESTAMP && event_time(&value).is_none() {
+                            return Err(err(
+                                file,
+                                Some(fv),
+                                format!(
+                                    "expected `{F_TIMESTAMP}` in RFC 3339, e.g. 2026-11-25T02:10:00+07:00, found {value:?}"
+                                ),
+                            ));
+                        }
                         ev.insert(name.to_owned(), value);
                     }
                     case.events.push(ev);
@@ -199,12 +218,8 @@ pub fn run_case(case: &Case) -> Outcome {
         }
     }
     let (set, reports) = RuleSet::load(&files, Mapping::builtin());
-    for r in &reports {
-        match &r.status {
-            LoadStatus::Compiled => {}
-            LoadStatus::Unsupported { .. } if r.kind == Some("correlation") => {}
-            _ => return fail(format!("rule does not compile: {r}")),
-        }
+    if let Some(r) = reports.iter().find(|r| !r.status.is_compiled()) {
+        return fail(format!("rule does not compile: {r}"));
     }
     let fast = match FastMatcher::build(&set) {
         Ok(f) => f,
@@ -217,11 +232,24 @@ pub fn run_case(case: &Case) -> Outcome {
     let mut matched: Vec<String> = Vec::new();
     let mut unmatched: Vec<String> = Vec::new();
     let mut disagree: Vec<String> = Vec::new();
+    let mut correlator = Correlator::new(&set, CorrelatorConfig::default());
+    let mut raises: Vec<Raise> = Vec::new();
+    let mut last_ms: Option<i64> = None;
     for (k, line) in case.syslog.iter().enumerate() {
         let ev = syslog::parse(line.as_bytes(), &ctx, Origin::new("test", None));
         let f = fast.matches(&set, &ev);
         if f != set.matches_naive(&ev) {
             disagree.push(format!("syslog {}", k + 1));
+        }
+        let time_ms = ev.timestamp.timestamp_millis();
+        last_ms = Some(time_ms);
+        for &rule in &f {
+            let m = Match {
+                rule,
+                time_ms,
+                event: &ev,
+            };
+            correlator.observe(&m, &mut raises);
         }
         if f.is_empty() {
             unmatched.push(format!("syslog {}", k + 1))
@@ -233,6 +261,19 @@ pub fn run_case(case: &Case) -> Outcome {
         let f = fast.matches(&set, ev);
         if f != set.matches_naive(ev) {
             disagree.push(format!("event {}", k + 1));
+        }
+        let time_ms = ev
+            .get(F_TIMESTAMP)
+            .and_then(|t| event_time(t))
+            .unwrap_or_else(|| last_ms.map_or(0, |t| t.saturating_add(1000)));
+        last_ms = Some(time_ms);
+        for &rule in &f {
+            let m = Match {
+                rule,
+                time_ms,
+                event: ev,
+            };
+            correlator.observe(&m, &mut raises);
         }
         if f.is_empty() {
             unmatched.push(format!("event {}", k + 1))
@@ -264,18 +305,42 @@ pub fn run_case(case: &Case) -> Outcome {
             list(&unmatched)
         ));
     }
+    let alerts: Vec<String> = raises
+        .iter()
+        .filter(|r| r.new && matches!(set.rule(r.rule).kind, RuleKind::Correlation(_)))
+        .map(|r| describe_alert(&set, r))
+        .collect();
     if let Some(want) = case.expect_alerts
-        && want != 0
+        && want != alerts.len() as u64
     {
         return fail(format!(
-            "expected {want} alerts: correlation alerts need the alert engine, which is not built yet"
+            "expected {want} alerts, got {}: {}",
+            alerts.len(),
+            list(&alerts)
         ));
+    }
+    let mut detail = format!("{got} of {total} events matched ({})", list(&matched));
+    if !alerts.is_empty() {
+        detail.push_str(&format!("; {} alerts: {}", alerts.len(), alerts.join(", ")));
     }
     Outcome {
         file: case.file.clone(),
         passed: true,
-        detail: format!("{got} of {total} events matched ({})", list(&matched)),
+        detail,
     }
+}
+
+/// An RFC 3339 time as ms since the epoch.
+fn event_time(text: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+/// `title [field=value, …]`: which rule opened an alert, for which group.
+fn describe_alert(set: &RuleSet, r: &Raise) -> String {
+    let group: Vec<String> = r.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("{} [{}]", set.rule(r.rule).title, group.join(", "))
 }
 
 /// `*.test.yml` / `*.test.yaml` files under `paths`, sorted.

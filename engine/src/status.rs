@@ -31,6 +31,18 @@ pub struct EngineStatus {
     pub detection: Option<crate::detect::DetectionSnapshot>,
     #[serde(default)]
     pub netflow: Vec<canh_collectors::stats::NetflowSnapshot>,
+    #[serde(default)]
+    pub alerts: Option<AlertsStatus>,
+    /// Forwarding destinations by name.
+    #[serde(default)]
+    pub forward: Vec<(String, crate::alerts::forward::ForwardSnapshot)>,
+}
+
+/// The alert stage's counters and the alerts per status.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlertsStatus {
+    pub stage: crate::alerts::stage::StageSnapshot,
+    pub counts: crate::alerts::store::AlertCounts,
 }
 
 pub fn status_path(data: &Path) -> PathBuf {
@@ -90,6 +102,16 @@ pub mod metric {
     pub const NF_DROPPED_QUEUE: &str = "canh_netflow_dropped_queue_events_total";
     pub const NF_DROPPED_KERNEL: &str = "canh_netflow_dropped_kernel_datagrams_total";
     pub const RULE_HITS: &str = "canh_rule_hits_total";
+    pub const ALERTS: &str = "canh_alerts";
+    pub const ALERTS_CREATED: &str = "canh_alerts_created_total";
+    pub const ALERT_MATCHES_SUPPRESSED: &str = "canh_alert_matches_suppressed_total";
+    pub const CORRELATION_GROUPS: &str = "canh_correlation_groups";
+    pub const CORRELATION_EVICTED: &str = "canh_correlation_groups_evicted_total";
+    pub const CORRELATION_LATE: &str = "canh_correlation_late_events_total";
+    pub const SILENT_SOURCES: &str = "canh_silent_sources";
+    pub const FORWARD_DELIVERED: &str = "canh_forward_delivered_alerts_total";
+    pub const FORWARD_PENDING: &str = "canh_forward_pending_alerts";
+    pub const FORWARD_FAILED: &str = "canh_forward_failed_attempts_total";
 }
 
 /// Renders the status in Prometheus text exposition format.
@@ -281,6 +303,81 @@ pub fn prometheus(s: &EngineStatus) -> String {
             rows,
         );
     }
+    if let Some(a) = &s.alerts {
+        family(
+            ALERTS,
+            "gauge",
+            "Alerts by status.",
+            vec![
+                ("{status=\"new\"}".into(), a.counts.new),
+                ("{status=\"acknowledged\"}".into(), a.counts.acknowledged),
+                ("{status=\"closed\"}".into(), a.counts.closed),
+            ],
+        );
+        let one = |v: u64| vec![(String::new(), v)];
+        family(
+            ALERTS_CREATED,
+            "counter",
+            "Alerts created since start.",
+            one(a.stage.alerts_created),
+        );
+        family(
+            ALERT_MATCHES_SUPPRESSED,
+            "counter",
+            "Rule matches a suppression kept from raising alerts.",
+            one(a.stage.suppressed),
+        );
+        family(
+            CORRELATION_GROUPS,
+            "gauge",
+            "Live correlation and deduplication groups.",
+            one(a.stage.correlation_groups),
+        );
+        family(
+            CORRELATION_EVICTED,
+            "counter",
+            "Groups evicted because the group limit was reached.",
+            one(a.stage.correlation_evicted),
+        );
+        family(
+            CORRELATION_LATE,
+            "counter",
+            "Matches too late for their correlation window.",
+            one(a.stage.late_dropped),
+        );
+        if !s.forward.is_empty() {
+            let rows = |f: fn(&crate::alerts::forward::ForwardSnapshot) -> u64| {
+                s.forward
+                    .iter()
+                    .map(|(n, x)| (format!("{{destination=\"{n}\"}}"), f(x)))
+                    .collect::<Vec<_>>()
+            };
+            family(
+                FORWARD_DELIVERED,
+                "counter",
+                "Alerts delivered to a forwarding destination since start.",
+                rows(|x| x.delivered),
+            );
+            family(
+                FORWARD_PENDING,
+                "gauge",
+                "Alerts waiting in a destination's outbox.",
+                rows(|x| x.pending),
+            );
+            family(
+                FORWARD_FAILED,
+                "counter",
+                "Failed delivery attempts (each is retried).",
+                rows(|x| x.failed_attempts),
+            );
+        }
+        family(
+            SILENT_SOURCES,
+            "gauge",
+            "Sources silent past their learned threshold.",
+            one(a.stage.silent_sources),
+        );
+    }
     out
 }
 
@@ -353,6 +450,34 @@ pub fn render_text(s: &EngineStatus, now: DateTime<Utc>) -> String {
         for r in d.top_rules.iter().take(5) {
             let _ = writeln!(o, "         {:>8} hits  {}", r.hits, r.title);
         }
+    }
+    if let Some(a) = &s.alerts {
+        let st = &a.stage;
+        let _ = writeln!(
+            o,
+            "alerts   {} new · {} acknowledged · {} closed · created {} · suppressed matches {} · groups {} (evicted {}, late {}) · silent sources {}",
+            a.counts.new,
+            a.counts.acknowledged,
+            a.counts.closed,
+            st.alerts_created,
+            st.suppressed,
+            st.correlation_groups,
+            st.correlation_evicted,
+            st.late_dropped,
+            st.silent_sources
+        );
+    }
+    for (name, f) in &s.forward {
+        let _ = writeln!(
+            o,
+            "forward  {name}: delivered {} · pending {} · failed attempts {}{}",
+            f.delivered,
+            f.pending,
+            f.failed_attempts,
+            f.last_error
+                .as_ref()
+                .map_or(String::new(), |e| format!(" · LAST ERROR: {e}"))
+        );
     }
     for (name, why) in &s.inactive {
         let _ = writeln!(o, "inactive {name}: {why}");

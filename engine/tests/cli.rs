@@ -1569,3 +1569,534 @@ fn netflow_exporters_off_the_allow_list_are_refused_and_counted() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("netflow_exporters[0]"));
 }
+
+/// One HTTP/1.1 request on a fresh connection; returns (status, body).
+fn http(
+    api: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String) {
+    let mut s = TcpStream::connect(api).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let body = body.unwrap_or("");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}X-Canh-Actor: tester\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut s, &mut out).unwrap();
+    let code = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out.split_once("\r\n\r\n").map_or("", |x| x.1).to_owned();
+    (code, body)
+}
+
+fn token(data: &Path) -> String {
+    std::fs::read_to_string(data.join("api.token"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// `canh alerts list --status all --json`, parsed.
+fn alerts(data: &Path) -> Vec<serde_json::Value> {
+    let o = canh()
+        .args(["alerts", "list", "--status", "all", "--json", "--data"])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "alerts list: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Waits until some alert satisfies `pred` (bounded by [`WAIT`]); returns the alerts.
+fn wait_alerts(
+    data: &Path,
+    what: &str,
+    pred: impl Fn(&[serde_json::Value]) -> bool,
+) -> Vec<serde_json::Value> {
+    let t = Instant::now();
+    loop {
+        let a = alerts(data);
+        if pred(&a) {
+            return a;
+        }
+        assert!(t.elapsed() < WAIT, "waited {WAIT:?} for {what}: {a:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Sends lines with `logger` over TCP in one run (one message per line).
+fn logger_lines(port: u16, tag: &str, lines: &[String]) {
+    let mut child = Command::new("logger")
+        .args([
+            "--rfc3164",
+            "--tcp",
+            "-n",
+            "127.0.0.1",
+            "-P",
+            &port.to_string(),
+            "-t",
+            tag,
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("run logger");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(lines.join("\n").as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+fn canh_ok(args: &[&str], data: &Path) -> String {
+    let o = canh().args(args).arg("--data").arg(data).output().unwrap();
+    assert!(
+        o.status.success(),
+        "canh {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn in_group(a: &serde_json::Value, ip: &str) -> bool {
+    a["group"]["source.ip"] == ip
+}
+
+#[test]
+fn thirty_ssh_failures_raise_one_alert_triaged_through_cli_and_api_and_audited() {
+    if !have("logger") {
+        println!("skipped: logger not installed");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let mut eng = Engine::start(&data, &["--syslog", "tcp://127.0.0.1:0"]);
+    let port = eng.addr("tcp").port();
+    let tok = token(&data);
+
+    // the live stream, subscribed before anything happens
+    let api = eng.api;
+    let t2 = tok.clone();
+    let stream = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(api).unwrap();
+        write!(
+            s,
+            "GET /api/v1/alerts/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t2}\r\n\r\n"
+        )
+        .unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        let mut r = BufReader::new(s);
+        let mut line = String::new();
+        while r.read_line(&mut line).unwrap_or(0) > 0 {
+            if line.starts_with("data:") && line.contains("203.0.113.9") {
+                return line;
+            }
+            line.clear();
+        }
+        String::new()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+
+    let lines: Vec<String> = (0..30)
+        .map(|i| {
+            format!(
+                "Failed password for root from 203.0.113.9 port {} ssh2",
+                40000 + i
+            )
+        })
+        .collect();
+    logger_lines(port, "sshd", &lines);
+    assert_eq!(wait_count(&data, "source.ip:203.0.113.9", 30), 30);
+    let all = wait_alerts(&data, "one alert with count 30", |a| {
+        a.iter()
+            .any(|x| in_group(x, "203.0.113.9") && x["count"] == 30)
+    });
+    let mine: Vec<_> = all.iter().filter(|x| in_group(x, "203.0.113.9")).collect();
+    assert_eq!(mine.len(), 1, "{all:?}");
+    let a = mine[0];
+    for k in ["id", "rule", "title", "level", "status", "count", "group"] {
+        assert!(a.get(k).is_some(), "{k} missing in {a}");
+    }
+    assert_eq!(a["status"], "new");
+    let id = a["id"].as_i64().unwrap();
+    let ids = id.to_string();
+    let pushed = stream.join().unwrap();
+    assert!(pushed.contains(&format!("\"id\":{id}")), "stream: {pushed}");
+
+    // the API refuses without the token, answers with it
+    assert_eq!(http(eng.api, "GET", "/api/v1/alerts", None, None).0, 401);
+    assert_eq!(
+        http(
+            eng.api,
+            "GET",
+            &format!("/api/v1/alerts/{id}"),
+            Some("nope"),
+            None
+        )
+        .0,
+        401
+    );
+    let (code, body) = http(
+        eng.api,
+        "GET",
+        "/api/v1/alerts?status=new",
+        Some(&tok),
+        None,
+    );
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        v["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["id"] == id)
+    );
+
+    // triage: ack and assign on the command line, close through the API
+    canh_ok(&["alerts", "ack", &ids, "--note", "đang kiểm tra"], &data);
+    canh_ok(&["alerts", "assign", &ids, "minh"], &data);
+    let (code, body) = http(
+        eng.api,
+        "PATCH",
+        &format!("/api/v1/alerts/{id}"),
+        Some(&tok),
+        Some(r#"{"status":"closed"}"#),
+    );
+    assert_eq!(code, 400, "closing needs a reason: {body}");
+    let (code, body) = http(
+        eng.api,
+        "PATCH",
+        &format!("/api/v1/alerts/{id}"),
+        Some(&tok),
+        Some(r#"{"status":"closed","reason":"true_positive","note":"blocked on the firewall"}"#),
+    );
+    assert_eq!(code, 200, "{body}");
+    let shown: serde_json::Value =
+        serde_json::from_str(&canh_ok(&["alerts", "show", &ids, "--json"], &data)).unwrap();
+    assert_eq!(shown["status"], "closed");
+    assert_eq!(shown["close_reason"], "true_positive");
+    assert_eq!(shown["assignee"], "minh");
+    let hist: Vec<(String, String)> = shown["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["action"].as_str().unwrap().to_owned(),
+                h["actor"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let actions: Vec<&str> = hist.iter().map(|h| h.0.as_str()).collect();
+    assert_eq!(actions, ["created", "acknowledged", "assigned", "closed"]);
+    assert_eq!(hist[3].1, "tester", "the API's X-Canh-Actor is recorded");
+    assert!(!shown["samples"].as_array().unwrap().is_empty());
+    let closed = canh_ok(&["alerts", "list"], &data);
+    assert!(
+        !closed.contains(&format!(" {id} ")),
+        "closed alerts are not listed as new"
+    );
+
+    // a restart (kill -9) replays the WAL: the alert is not counted twice
+    eng.kill9();
+    let eng2 = Engine::start(&data, &["--syslog", "tcp://127.0.0.1:0"]);
+    std::thread::sleep(Duration::from_secs(2));
+    let after: Vec<_> = alerts(&data)
+        .into_iter()
+        .filter(|x| in_group(x, "203.0.113.9"))
+        .collect();
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(after[0]["count"], 30);
+    drop(eng2);
+
+    // the audit chain verifies, then fails at the line edited by one character
+    let ok = canh()
+        .args(["audit", "verify", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let log = data.join("audit.log");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}");
+    std::fs::write(&log, text.replacen("minh", "mina", 1)).unwrap();
+    let bad = canh()
+        .args(["audit", "verify", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("audit.log:2:"), "{err}");
+}
+
+#[test]
+fn suppressed_matches_are_indexed_and_counted_but_raise_no_alert() {
+    if !have("logger") {
+        println!("skipped: logger not installed");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let eng = Engine::start(&data, &["--syslog", "tcp://127.0.0.1:0"]);
+    let port = eng.addr("tcp").port();
+    // justification and scope are required
+    let o = canh()
+        .args([
+            "suppress",
+            "add",
+            "--cidr",
+            "198.51.100.0/24",
+            "--why",
+            "",
+            "--data",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    canh_ok(
+        &[
+            "suppress",
+            "add",
+            "--cidr",
+            "198.51.100.0/24",
+            "--why",
+            "the province's vulnerability scanner",
+            "--expires",
+            "7d",
+        ],
+        &data,
+    );
+    // the engine picks the suppression up within its refresh interval
+    std::thread::sleep(Duration::from_secs(3));
+    let lines: Vec<String> = (0..5)
+        .map(|i| {
+            format!(
+                "Failed password for root from 198.51.100.7 port {} ssh2",
+                41000 + i
+            )
+        })
+        .collect();
+    logger_lines(port, "sshd", &lines);
+    assert_eq!(wait_count(&data, "source.ip:198.51.100.7", 5), 5);
+    let t = Instant::now();
+    loop {
+        let l: Vec<serde_json::Value> = canh_ok(&["suppress", "list", "--json"], &data)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        if l[0]["hits"] == 5 {
+            break;
+        }
+        assert!(t.elapsed() < WAIT, "suppression hits: {l:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(alerts(&data).iter().all(|a| !in_group(a, "198.51.100.7")));
+    // audit: the suppression is on record
+    let log = std::fs::read_to_string(data.join("audit.log")).unwrap();
+    assert!(log.contains("suppression.add") && log.contains("vulnerability scanner"));
+}
+
+#[test]
+fn a_source_that_goes_quiet_raises_one_silent_source_alert() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let conf = d.path().join("canh.toml");
+    // learn after 20 events; a silence of 2 s (or 3× the usual gap) is alarming
+    std::fs::write(
+        &conf,
+        "[alerts]\nsilent_after = \"2s\"\nsilent_factor = 3.0\nsilent_learn_events = 20\n",
+    )
+    .unwrap();
+    let eng = Engine::start(
+        &data,
+        &[
+            "--config",
+            conf.to_str().unwrap(),
+            "--syslog",
+            "tcp://127.0.0.1:0",
+        ],
+    );
+    let addr = eng.addr("tcp");
+    let mut s = TcpStream::connect(addr).unwrap();
+    for i in 0..40 {
+        writeln!(
+            s,
+            "<14>1 2026-11-25T08:00:00Z quiet-fw01 app - - - heartbeat {i}"
+        )
+        .unwrap();
+        s.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    drop(s);
+    let all = wait_alerts(&data, "a silent-source alert", |a| {
+        a.iter().any(|x| x["kind"] == "silent_source")
+    });
+    let silent: Vec<_> = all
+        .iter()
+        .filter(|x| x["kind"] == "silent_source")
+        .collect();
+    assert_eq!(silent.len(), 1, "{all:?}");
+    assert_eq!(silent[0]["group"]["source"], "quiet-fw01");
+    assert!(silent[0]["title"].as_str().unwrap().contains("quiet-fw01"));
+    // one alert per silence: still one a while later
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        alerts(&data)
+            .iter()
+            .filter(|x| x["kind"] == "silent_source")
+            .count(),
+        1
+    );
+    let st = eng.status();
+    assert_eq!(st["alerts"]["stage"]["silent_sources"], 1, "{st}");
+}
+
+#[test]
+fn the_ioc_webhook_down_then_up_gets_each_alert_exactly_once() {
+    if !have("logger") {
+        println!("skipped: logger not installed");
+        return;
+    }
+    // a port nobody listens on yet: the IOC is down
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let conf = d.path().join("canh.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "[[forward]]\nname = \"ioc\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:{port}/alerts\"\n"
+        ),
+    )
+    .unwrap();
+    // two rules of our own, one alert each
+    let rules = d.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    for (name, word) in [("a", "fwdmarkera"), ("b", "fwdmarkerb")] {
+        std::fs::write(
+            rules.join(format!("{name}.yml")),
+            format!(
+                "title: Forward test {name}\nlogsource: {{product: linux}}\nlevel: high\ndetection:\n  sel:\n    message|contains: {word}\n  condition: sel\n"
+            ),
+        )
+        .unwrap();
+    }
+    let eng = Engine::start(
+        &data,
+        &[
+            "--config",
+            conf.to_str().unwrap(),
+            "--rules",
+            rules.to_str().unwrap(),
+            "--syslog",
+            "tcp://127.0.0.1:0",
+        ],
+    );
+    let tcp = eng.addr("tcp").port();
+    let lines: Vec<String> = ["fwdmarkera one", "fwdmarkerb two", "fwdmarkera three"]
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+    logger_lines(tcp, "app", &lines);
+    let all = wait_alerts(&data, "two alerts", |a| a.len() == 2);
+    eng.wait_status("failed deliveries while the IOC is down", |st| {
+        st["forward"][0][1]["failed_attempts"].as_u64() >= Some(1)
+    });
+    // the IOC comes up: a receiver that records Idempotency-Key and answers 200
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let keys = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let k2 = keys.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            let mut r = BufReader::new(conn.try_clone().unwrap());
+            let mut len = 0usize;
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if r.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let l = line.trim_end().to_ascii_lowercase();
+                if l.is_empty() {
+                    let mut body = vec![0; len];
+                    std::io::Read::read_exact(&mut r, &mut body).unwrap();
+                    let mut w = conn.try_clone().unwrap();
+                    let _ = w.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok",
+                    );
+                    len = 0;
+                    continue;
+                }
+                if let Some(v) = l.strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap();
+                }
+                if let Some(v) = line
+                    .trim_end()
+                    .strip_prefix("Idempotency-Key:")
+                    .or_else(|| line.trim_end().strip_prefix("idempotency-key:"))
+                {
+                    k2.lock().unwrap().push(v.trim().to_owned());
+                }
+            }
+        }
+    });
+    let t = Instant::now();
+    while keys.lock().unwrap().len() < 2 {
+        assert!(
+            t.elapsed() < WAIT,
+            "webhook deliveries: {:?}",
+            keys.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eng.wait_status("both delivered", |st| {
+        st["forward"][0][1]["delivered"] == 2 && st["forward"][0][1]["pending"] == 0
+    });
+    // a while later still one delivery per alert
+    std::thread::sleep(Duration::from_secs(2));
+    let mut got = keys.lock().unwrap().clone();
+    got.sort();
+    let mut want: Vec<String> = all
+        .iter()
+        .map(|a| a["uid"].as_str().unwrap().to_owned())
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+}
