@@ -12,5 +12,7 @@
 
 pub mod listen;
 pub mod netflow;
+pub mod ship;
 pub mod stats;
 pub mod syslog;
+pub mod wal;

@@ -16,5 +16,6 @@ pub mod detect;
 pub mod index;
 pub mod pipeline;
 pub mod ruletest;
+pub mod ship;
 pub mod status;
 pub mod wal;

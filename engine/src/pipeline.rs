@@ -41,6 +41,61 @@ pub const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 pub const INDEX_RETRY: Duration = Duration::from_secs(1);
 /// Producer name of batches made by this engine's own listeners.
 pub const LOCAL_PRODUCER: &str = "local";
+/// Collector batches waiting for the WAL writer (each is up to a WAL batch of events).
+pub const REMOTE_QUEUE_BATCHES: usize = 64;
+/// Distinct collectors (producers) remembered for de-duplication; a new one past this is
+/// refused rather than forgetting another's position.
+pub const MAX_PRODUCERS: usize = 10_000;
+
+/// A collector's batch: appended to the WAL as its own record (keeping its id) unless the
+/// producer's sequence shows it is already there; `done` answers after the fsync with
+/// `Ok(true)` (appended) or `Ok(false)` (a re-delivery, already durable).
+pub struct RemoteBatch {
+    pub batch: Batch,
+    pub done: tokio::sync::oneshot::Sender<Result<bool, String>>,
+}
+
+/// The highest durable sequence per producer, kept in `DATA/ship-producers.json` and
+/// rebuilt from the WAL on replay (a record is never truncated before the file records it).
+#[derive(Debug, Default)]
+pub struct Producers {
+    path: PathBuf,
+    seqs: std::collections::BTreeMap<String, u64>,
+}
+
+impl Producers {
+    fn load(data: &Path) -> Producers {
+        let path = data.join("ship-producers.json");
+        let seqs = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        Producers { path, seqs }
+    }
+
+    fn seen(&mut self, producer: &str, seq: u64) {
+        let e = self.seqs.entry(producer.to_owned()).or_default();
+        *e = (*e).max(seq);
+    }
+
+    fn is_durable(&self, producer: &str, seq: u64) -> bool {
+        self.seqs.get(producer).is_some_and(|s| seq <= *s)
+    }
+
+    fn save(&self) -> std::io::Result<()> {
+        let tmp = self.path.with_extension("json.tmp");
+        {
+            let mut f = std::fs::File::create(&tmp)?;
+            std::io::Write::write_all(&mut f, &serde_json::to_vec(&self.seqs)?)?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, &self.path)?;
+        if let Some(dir) = self.path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+}
 
 /// Counters of the pipeline, shared with status and metrics.
 #[derive(Debug, Default)]
@@ -58,6 +113,9 @@ pub struct PipelineCounters {
     /// Highest WAL position every open day index has committed through.
     pub index_committed_pos: AtomicU64,
     pub replayed_events: AtomicU64,
+    /// Collector batches appended / recognised as re-deliveries.
+    pub remote_batches: AtomicU64,
+    pub remote_duplicates: AtomicU64,
     /// Events skipped on replay because their day index already had them.
     pub replay_skipped: AtomicU64,
     pub index_errors: AtomicU64,
@@ -79,6 +137,10 @@ pub struct PipelineSnapshot {
     pub index_committed_pos: u64,
     pub replayed_events: u64,
     pub replay_skipped: u64,
+    #[serde(default)]
+    pub remote_batches: u64,
+    #[serde(default)]
+    pub remote_duplicates: u64,
     pub index_errors: u64,
     pub queue_depth: u64,
     pub queue_capacity: u64,
@@ -97,6 +159,8 @@ impl PipelineCounters {
             index_commits: self.index_commits.load(Relaxed),
             index_committed_pos: self.index_committed_pos.load(Relaxed),
             replayed_events: self.replayed_events.load(Relaxed),
+            remote_batches: self.remote_batches.load(Relaxed),
+            remote_duplicates: self.remote_duplicates.load(Relaxed),
             replay_skipped: self.replay_skipped.load(Relaxed),
             index_errors: self.index_errors.load(Relaxed),
             queue_depth: self.queue_depth.load(Relaxed),
@@ -145,6 +209,7 @@ impl AlertFeed {
 /// drains, fsyncs and commits.
 pub struct Pipeline {
     tx: Option<mpsc::Sender<Vec<Event>>>,
+    remote_tx: Option<mpsc::Sender<RemoteBatch>>,
     wal_thread: Option<JoinHandle<()>>,
     index_thread: Option<JoinHandle<()>>,
     pub counters: Arc<PipelineCounters>,
@@ -188,12 +253,16 @@ impl Pipeline {
             committed = committed.min(a.from);
         }
         let alerts = cfg.alerts.clone();
+        let mut producers = Producers::load(&cfg.data_dir);
         let (mut wal, recovery) = Wal::open_after(&wal_path, committed, |rec| {
             if replay_err.is_some() {
                 return;
             }
             match wal::decode(&wal_path, &rec) {
                 Ok(batch) => {
+                    if batch.id.producer != LOCAL_PRODUCER {
+                        producers.seen(&batch.id.producer, batch.id.seq);
+                    }
                     if let Some(a) = &alerts
                         && rec.pos > a.from
                     {
@@ -267,13 +336,17 @@ impl Pipeline {
             .store(wal.segment_count() as u64, Relaxed);
         counters.wal_disk_bytes.store(wal.disk_bytes(), Relaxed);
 
+        if let Err(e) = producers.save() {
+            warn!(error = %e, "cannot write ship-producers.json");
+        }
         let (tx, rx) = mpsc::channel::<Vec<Event>>(EVENT_QUEUE_CHUNKS);
+        let (remote_tx, remote_rx) = mpsc::channel::<RemoteBatch>(REMOTE_QUEUE_BATCHES);
         let (itx, irx) = sync_channel::<(u64, Batch)>(INDEX_QUEUE_BATCHES);
         let c = counters.clone();
         let alerts = cfg.alerts.clone();
         let wal_thread = std::thread::Builder::new()
             .name("canh-wal".into())
-            .spawn(move || wal_loop(wal, rx, itx, alerts, c))
+            .spawn(move || wal_loop(wal, rx, remote_rx, producers, itx, alerts, c))
             .expect("spawn WAL thread");
         let c = counters.clone();
         let interval = cfg.commit_interval;
@@ -284,6 +357,7 @@ impl Pipeline {
             .expect("spawn index thread");
         Ok(Pipeline {
             tx: Some(tx),
+            remote_tx: Some(remote_tx),
             wal_thread: Some(wal_thread),
             index_thread: Some(index_thread),
             counters,
@@ -294,10 +368,16 @@ impl Pipeline {
         self.tx.clone().expect("pipeline running")
     }
 
+    /// Where collector batches go (the ship listener).
+    pub fn remote_sender(&self) -> mpsc::Sender<RemoteBatch> {
+        self.remote_tx.clone().expect("pipeline running")
+    }
+
     /// Waits until every event sent so far is fsynced in the WAL and committed in the index.
     /// Every other sender must have been dropped first.
     pub fn shutdown(mut self) {
         drop(self.tx.take());
+        drop(self.remote_tx.take());
         if let Some(t) = self.wal_thread.take() {
             let _ = t.join();
         }
@@ -328,17 +408,114 @@ fn approx_size(e: &Event) -> usize {
     2 * e.raw.len() + 64 * e.fields.len() + 128
 }
 
+/// What the WAL writer takes next.
+enum Input {
+    Events(Vec<Event>),
+    Remote(RemoteBatch),
+}
+
+/// Waits for local events or a collector's batch (a tiny runtime lets one thread wait on
+/// both queues); `None` once the local queue is closed (shutdown).
+fn next_input(
+    rt: &tokio::runtime::Runtime,
+    rx: &mut mpsc::Receiver<Vec<Event>>,
+    rrx: &mut mpsc::Receiver<RemoteBatch>,
+) -> Option<Input> {
+    rt.block_on(async {
+        tokio::select! {
+            biased;
+            Some(r) = rrx.recv() => Some(Input::Remote(r)),
+            v = rx.recv() => v.map(Input::Events),
+        }
+    })
+}
+
+/// Appends a collector's batch as its own record, unless it is a re-delivery.
+fn append_remote(
+    wal: &mut Wal,
+    r: RemoteBatch,
+    producers: &mut Producers,
+    alerts: &Option<AlertFeed>,
+    itx: &SyncSender<(u64, Batch)>,
+    c: &PipelineCounters,
+) -> bool {
+    let RemoteBatch { batch, done } = r;
+    let (producer, seq) = (batch.id.producer.clone(), batch.id.seq);
+    if producers.is_durable(&producer, seq) {
+        c.remote_duplicates.fetch_add(1, Relaxed);
+        let _ = done.send(Ok(false));
+        return true;
+    }
+    if !producers.seqs.contains_key(&producer) && producers.seqs.len() >= MAX_PRODUCERS {
+        let _ = done.send(Err(format!(
+            "more than {MAX_PRODUCERS} collectors; refusing new producer {producer}"
+        )));
+        return true;
+    }
+    let n = batch.events.len() as u64;
+    let pos = loop {
+        match wal.append(&batch) {
+            Ok(pos) => break pos,
+            Err(e) => {
+                error!(error = %e, "WAL append failed; retrying in 1 s");
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    };
+    producers.seen(&producer, seq);
+    // recorded before the acknowledgement and before the index can commit (and the WAL be
+    // truncated past) this record; a crash in between is mended from the WAL on replay
+    if let Err(e) = producers.save() {
+        error!(error = %e, "cannot record the collector's position; the WAL keeps it");
+    }
+    c.remote_batches.fetch_add(1, Relaxed);
+    c.wal_batches.fetch_add(1, Relaxed);
+    c.wal_events.fetch_add(n, Relaxed);
+    c.wal_durable_pos.store(pos, Relaxed);
+    let _ = done.send(Ok(true));
+    if let Some(a) = alerts
+        && !a.send(pos, &batch.events)
+    {
+        error!("alert stage stopped; matches stay in the WAL for the next start");
+        return false;
+    }
+    if itx.send((pos, batch)).is_err() {
+        error!("index thread stopped; events stay in the WAL for the next start");
+        return false;
+    }
+    true
+}
+
 fn wal_loop(
     mut wal: Wal,
     mut rx: mpsc::Receiver<Vec<Event>>,
+    mut rrx: mpsc::Receiver<RemoteBatch>,
+    mut producers: Producers,
     itx: SyncSender<(u64, Batch)>,
     alerts: Option<AlertFeed>,
     c: Arc<PipelineCounters>,
 ) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a current-thread runtime for the WAL writer");
     let mut truncated_through = 0;
     // a chunk that did not fit the previous batch
     let mut carry: Option<Vec<Event>> = None;
-    while let Some(first) = carry.take().or_else(|| rx.blocking_recv()) {
+    loop {
+        let first = match carry.take() {
+            Some(c) => c,
+            None => match next_input(&rt, &mut rx, &mut rrx) {
+                None => break,
+                Some(Input::Events(v)) => v,
+                Some(Input::Remote(r)) => {
+                    if !append_remote(&mut wal, r, &mut producers, &alerts, &itx, &c) {
+                        break;
+                    }
+                    truncate(&mut wal, &mut truncated_through, &alerts, &c);
+                    continue;
+                }
+            },
+        };
         // group commit: everything waiting now goes into one record and one fsync, up to
         // MAX_BATCH_EVENTS events and about MAX_BATCH_BYTES encoded
         let mut events = first;
@@ -396,19 +573,24 @@ fn wal_loop(
             error!("index thread stopped; events stay in the WAL for the next start");
             break;
         }
-        let mut committed = c.index_committed_pos.load(Relaxed);
-        if let Some(a) = &alerts {
-            committed = committed.min(a.keep_from());
-        }
-        if committed > truncated_through {
-            match wal.truncate_through(committed) {
-                Ok(_) => truncated_through = committed,
-                Err(e) => warn!(error = %e, "WAL truncation failed"),
-            }
-        }
-        c.wal_segments.store(wal.segment_count() as u64, Relaxed);
-        c.wal_disk_bytes.store(wal.disk_bytes(), Relaxed);
+        truncate(&mut wal, &mut truncated_through, &alerts, &c);
     }
+}
+
+/// Deletes WAL segments the index and the alert stage no longer need.
+fn truncate(wal: &mut Wal, done: &mut u64, alerts: &Option<AlertFeed>, c: &PipelineCounters) {
+    let mut committed = c.index_committed_pos.load(Relaxed);
+    if let Some(a) = alerts {
+        committed = committed.min(a.keep_from());
+    }
+    if committed > *done {
+        match wal.truncate_through(committed) {
+            Ok(_) => *done = committed,
+            Err(e) => warn!(error = %e, "WAL truncation failed"),
+        }
+    }
+    c.wal_segments.store(wal.segment_count() as u64, Relaxed);
+    c.wal_disk_bytes.store(wal.disk_bytes(), Relaxed);
 }
 
 fn index_loop(

@@ -1,0 +1,284 @@
+//! The engine's ship listener: edge collectors (`canh collect`) send their spooled batches
+//! here over TLS 1.3 with a client certificate that must chain to the client CA.
+//!
+//! Per connection: HELLO (the producer), then BATCH frames. Each batch is checked (its id
+//! matches the frame and the producer), matched by the rules like the engine's own events
+//! (canh's detection fields a collector sends are removed first), and handed to the WAL
+//! writer; the ACK goes back only after the WAL fsync (or at once for a re-delivery the WAL
+//! already holds). Connections that fail the handshake — plaintext, no certificate, a foreign
+//! CA, an expired certificate — are refused, counted and written to the audit log with the
+//! peer address; nothing they send reaches the pipeline.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use canh_collectors::ship::frame::{self, Frame};
+use canh_core::Batch;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tracing::{info, warn};
+
+use crate::detect::Detection;
+use crate::pipeline::RemoteBatch;
+
+/// Collector connections served at once; more are refused and counted.
+pub const MAX_SHIP_CONNECTIONS: usize = 256;
+/// Longest a TLS handshake or a silent collector may take.
+pub const SHIP_IO_TIMEOUT: Duration = Duration::from_secs(60);
+/// Refused connections written to the audit log per minute (the rest are only counted, so a
+/// flood of bad handshakes cannot flood the log).
+pub const MAX_REFUSED_AUDITS_PER_MINUTE: u32 = 60;
+
+#[derive(Debug, Default)]
+pub struct ShipServerCounters {
+    pub connections: AtomicU64,
+    pub active: AtomicU64,
+    pub refused: AtomicU64,
+    pub batches: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub events: AtomicU64,
+    pub protocol_errors: AtomicU64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipServerSnapshot {
+    pub listen: String,
+    pub connections: u64,
+    pub active: u64,
+    pub refused: u64,
+    pub batches: u64,
+    pub duplicates: u64,
+    pub events: u64,
+    pub protocol_errors: u64,
+}
+
+impl ShipServerCounters {
+    pub fn snapshot(&self, listen: &str) -> ShipServerSnapshot {
+        ShipServerSnapshot {
+            listen: listen.to_owned(),
+            connections: self.connections.load(Relaxed),
+            active: self.active.load(Relaxed),
+            refused: self.refused.load(Relaxed),
+            batches: self.batches.load(Relaxed),
+            duplicates: self.duplicates.load(Relaxed),
+            events: self.events.load(Relaxed),
+            protocol_errors: self.protocol_errors.load(Relaxed),
+        }
+    }
+}
+
+/// Writes refused connections to the audit log, at most [`MAX_REFUSED_AUDITS_PER_MINUTE`].
+struct RefusalLog {
+    data: PathBuf,
+    window: std::sync::Mutex<(Instant, u32)>,
+}
+
+impl RefusalLog {
+    fn record(&self, peer: SocketAddr, why: &str) {
+        {
+            let mut w = self.window.lock().unwrap_or_else(|e| e.into_inner());
+            if w.0.elapsed() > Duration::from_secs(60) {
+                *w = (Instant::now(), 0);
+            }
+            if w.1 >= MAX_REFUSED_AUDITS_PER_MINUTE {
+                return;
+            }
+            w.1 += 1;
+        }
+        let detail = serde_json::json!({"peer": peer.to_string(), "error": why});
+        if let Err(e) = crate::alerts::store::Store::open(&self.data).and_then(|mut s| {
+            s.audit_only("canh", "collector.refused", &format!("peer:{peer}"), detail)
+        }) {
+            warn!(error = %e, "cannot write the audit log");
+        }
+    }
+}
+
+/// Serves collectors until the task is aborted.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    remote: mpsc::Sender<RemoteBatch>,
+    detection: Arc<Detection>,
+    data: PathBuf,
+    c: Arc<ShipServerCounters>,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let slots = Arc::new(Semaphore::new(MAX_SHIP_CONNECTIONS));
+    let refusals = Arc::new(RefusalLog {
+        data,
+        window: std::sync::Mutex::new((Instant::now(), 0)),
+    });
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                warn!(error = %e, "ship listener accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        c.connections.fetch_add(1, Relaxed);
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            c.refused.fetch_add(1, Relaxed);
+            warn!(%peer, "collector refused: too many connections");
+            continue;
+        };
+        let (acceptor, remote, det, c, refusals) = (
+            acceptor.clone(),
+            remote.clone(),
+            detection.clone(),
+            c.clone(),
+            refusals.clone(),
+        );
+        tokio::spawn(async move {
+            let _permit = permit;
+            let tls = match tokio::time::timeout(SHIP_IO_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(t)) => t,
+                Ok(Err(e)) => {
+                    c.refused.fetch_add(1, Relaxed);
+                    let why = format!("TLS handshake: {e}");
+                    warn!(%peer, error = %why, "collector refused");
+                    tokio::task::spawn_blocking(move || refusals.record(peer, &why));
+                    return;
+                }
+                Err(_) => {
+                    c.refused.fetch_add(1, Relaxed);
+                    warn!(%peer, "collector refused: handshake timed out");
+                    tokio::task::spawn_blocking(move || {
+                        refusals.record(peer, "TLS handshake timed out")
+                    });
+                    return;
+                }
+            };
+            c.active.fetch_add(1, Relaxed);
+            if let Err(e) = connection(tls, peer, remote, det, &c).await {
+                c.protocol_errors.fetch_add(1, Relaxed);
+                warn!(%peer, error = %e, "collector connection ended");
+            }
+            c.active.fetch_sub(1, Relaxed);
+        });
+    }
+}
+
+async fn connection(
+    tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    peer: SocketAddr,
+    remote: mpsc::Sender<RemoteBatch>,
+    det: Arc<Detection>,
+    c: &ShipServerCounters,
+) -> Result<(), String> {
+    let (mut rd, mut wr) = tokio::io::split(tls);
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
+    let mut chunk = vec![0u8; 1 << 16];
+    let mut producer: Option<String> = None;
+    let mut out = Vec::new();
+    loop {
+        let f = loop {
+            match frame::decode(&buf).map_err(|e| e.to_string())? {
+                Some((f, used)) => {
+                    buf.drain(..used);
+                    break f;
+                }
+                None => {
+                    let n = tokio::time::timeout(SHIP_IO_TIMEOUT, rd.read(&mut chunk))
+                        .await
+                        .map_err(|_| "collector silent for too long".to_owned())?
+                        .map_err(|e| format!("read: {e}"))?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+            }
+        };
+        let reply = match (f, &producer) {
+            (
+                Frame::Hello {
+                    version,
+                    producer: p,
+                },
+                None,
+            ) => {
+                if version != frame::VERSION {
+                    Err(format!(
+                        "protocol version {version}; this engine speaks {}",
+                        frame::VERSION
+                    ))
+                } else if p.is_empty() {
+                    Err("empty producer name".to_owned())
+                } else {
+                    info!(%peer, producer = %p, "collector connected");
+                    producer = Some(p);
+                    Ok(None)
+                }
+            }
+            (Frame::Batch { seq, payload }, Some(p)) => {
+                batch(seq, payload, p, &remote, &det, c).await.map(Some)
+            }
+            (other, _) => Err(format!("unexpected frame {other:?}")),
+        };
+        out.clear();
+        match reply {
+            Ok(None) => continue,
+            Ok(Some(seq)) => frame::encode(&Frame::Ack { seq }, &mut out),
+            Err(e) => {
+                frame::encode(&Frame::Error { message: e.clone() }, &mut out);
+                let _ = wr.write_all(&out).await;
+                let _ = wr.shutdown().await;
+                return Err(e);
+            }
+        }
+        wr.write_all(&out)
+            .await
+            .map_err(|e| format!("write: {e}"))?;
+    }
+}
+
+/// Checks, matches and hands over one batch; returns the sequence to acknowledge.
+async fn batch(
+    seq: u64,
+    payload: Vec<u8>,
+    producer: &str,
+    remote: &mpsc::Sender<RemoteBatch>,
+    det: &Arc<Detection>,
+    c: &ShipServerCounters,
+) -> Result<u64, String> {
+    let det = det.clone();
+    let mut b: Batch = tokio::task::spawn_blocking(move || {
+        let mut b: Batch =
+            postcard::from_bytes(&payload).map_err(|e| format!("batch {seq}: {e}"))?;
+        det.current().annotate(&mut b.events);
+        Ok::<_, String>(b)
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    if b.id.seq != seq || b.id.producer != producer {
+        return Err(format!(
+            "batch id {}#{} does not match the frame ({producer}#{seq})",
+            b.id.producer, b.id.seq
+        ));
+    }
+    b.id.producer = producer.to_owned();
+    let n = b.events.len() as u64;
+    let (tx, rx) = oneshot::channel();
+    remote
+        .send(RemoteBatch { batch: b, done: tx })
+        .await
+        .map_err(|_| "the engine is stopping".to_owned())?;
+    match rx.await.map_err(|_| "the engine is stopping".to_owned())? {
+        Ok(true) => {
+            c.batches.fetch_add(1, Relaxed);
+            c.events.fetch_add(n, Relaxed);
+        }
+        Ok(false) => {
+            c.duplicates.fetch_add(1, Relaxed);
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(seq)
+}
