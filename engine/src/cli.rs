@@ -74,6 +74,27 @@ pub enum Command {
         #[command(subcommand)]
         cmd: crate::cli_alerts::AuditCmd,
     },
+    /// The officer's console: alert queue, triage, search, overview, rules (needs a terminal).
+    Tui(TuiArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TuiArgs {
+    #[command(flatten)]
+    pub data: crate::cli_alerts::DataArg,
+    /// The engine's API, e.g. `http://127.0.0.1:8470` (default: the address the running
+    /// engine wrote to DATA/status.json, else http://127.0.0.1:8470).
+    #[arg(long, env = "CANH_API")]
+    pub api: Option<String>,
+    /// The API token file (default DATA/api.token).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// vi or en (default: from LANG).
+    #[arg(long)]
+    pub lang: Option<canh_tui::Lang>,
+    /// Where the console logs (default DATA/tui.log).
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -203,6 +224,21 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             data,
             cmd: crate::cli_alerts::AuditCmd::Verify,
         } => crate::cli_alerts::audit_verify(&data.data),
+        Command::Tui(a) => tui(a),
+    }
+}
+
+fn tui(a: TuiArgs) -> anyhow::Result<()> {
+    let opts = canh_tui::Options {
+        data: a.data.data,
+        api: a.api,
+        token_file: a.token_file,
+        lang: a.lang,
+        log_file: a.log,
+    };
+    match canh_tui::run(opts) {
+        Err(e @ canh_tui::TuiError::NotATerminal) => Err(usage(e)),
+        r => r.context("canh tui"),
     }
 }
 

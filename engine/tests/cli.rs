@@ -36,11 +36,10 @@ struct Engine {
 impl Engine {
     fn start(data: &Path, extra: &[&str]) -> Engine {
         let mut cmd = canh();
-        cmd.arg("up")
-            .arg("--data")
-            .arg(data)
-            .args(["--api", "127.0.0.1:0"])
-            .args(extra);
+        cmd.arg("up").arg("--data").arg(data).args(extra);
+        if !extra.contains(&"--api") {
+            cmd.args(["--api", "127.0.0.1:0"]);
+        }
         if !extra.contains(&"--netflow") {
             // never the default 2055: tests run side by side
             cmd.args(["--netflow", "udp://127.0.0.1:0"]);
@@ -2099,4 +2098,183 @@ fn the_ioc_webhook_down_then_up_gets_each_alert_exactly_once() {
         .collect();
     want.sort();
     assert_eq!(got, want);
+}
+
+/// A `canh tui` running in its own tmux server (killed on drop), read and typed into as an
+/// officer would.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(data: &Path, size: (u16, u16)) -> Tmux {
+        let socket = format!("canh-test-{}", std::process::id());
+        // the pane stays after the console exits, so a crash leaves its message on screen
+        let conf = data.with_extension("tmux.conf");
+        std::fs::write(&conf, "set -g remain-on-exit on\n").unwrap();
+        let cmd = format!(
+            "{} tui --data {} --lang en",
+            env!("CARGO_BIN_EXE_canh"),
+            data.display()
+        );
+        let st = Command::new("tmux")
+            .args(["-L", &socket, "-f"])
+            .arg(&conf)
+            .args(["new-session", "-d"])
+            .args(["-x", &size.0.to_string(), "-y", &size.1.to_string()])
+            .args(["-e", "NO_COLOR=1", "-e", "CANH_ACTOR=officer-tmux"])
+            .args(["-e", "TERM=xterm-256color", &cmd])
+            .status()
+            .unwrap();
+        assert!(st.success(), "tmux new-session failed");
+        Tmux { socket }
+    }
+
+    fn screen(&self) -> String {
+        let o = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// Waits until the screen shows `want` (bounded by [`WAIT`]); returns the screen.
+    fn wait_for(&self, want: &str) -> String {
+        let t = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(want) {
+                return s;
+            }
+            assert!(t.elapsed() < WAIT, "waited {WAIT:?} for {want:?} on:\n{s}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Whether the console's process has ended (the pane is dead).
+    fn exited(&self) -> bool {
+        let o = Command::new("tmux")
+            .args(["-L", &self.socket, "display-message", "-p", "#{pane_dead}"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).trim() == "1"
+    }
+
+    /// Types keys (tmux key names: `Enter`, `Escape`, `a`, `j` …).
+    fn keys(&self, keys: &[&str]) {
+        let st = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys"])
+            .args(keys)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+#[test]
+fn the_console_in_tmux_shows_live_alerts_triages_them_and_survives_an_engine_restart() {
+    if !have("tmux") || !have("logger") {
+        println!("skipped: tmux or logger not installed");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    // a fixed API port, so the restarted engine is found where the console looks
+    let api_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let api = format!("127.0.0.1:{api_port}");
+    let start = |data: &Path| {
+        Engine::start(
+            data,
+            &["--syslog", "tcp://127.0.0.1:0", "--api", api.as_str()],
+        )
+    };
+    let mut eng = start(&data);
+    let port = eng.addr("tcp").port();
+    logger_lines(
+        port,
+        "sshd",
+        &["Accepted publickey for root from 198.51.100.3 port 50122 ssh2".to_owned()],
+    );
+    wait_alerts(&data, "the root login alert", |a| !a.is_empty());
+
+    let tui = Tmux::start(&data, (160, 48));
+    let s = tui.wait_for("SSH login as root");
+    assert!(s.contains("198.51.100.3"), "group shown in the queue:\n{s}");
+
+    // a new alert appears without any key pressed
+    logger_lines(
+        port,
+        "sudo",
+        &["www-data : user NOT in sudoers ; TTY=unknown ; PWD=/var/www ; USER=root ; COMMAND=/bin/sh -c id"
+            .to_owned()],
+    );
+    tui.wait_for("sudo");
+    assert_eq!(
+        alerts(&data).len(),
+        3,
+        "one ssh alert and two sudo rules' alerts"
+    );
+
+    // acknowledge the alert under the cursor (the queue's first row), then close it
+    tui.keys(&["g", "a"]);
+    let all = wait_alerts(&data, "an acknowledged alert", |a| {
+        a.iter().any(|x| x["status"] == "acknowledged")
+    });
+    let acked = all.iter().find(|x| x["status"] == "acknowledged").unwrap();
+    let id = acked["id"].as_i64().unwrap();
+    let shown = canh_ok(&["alerts", "show", &id.to_string(), "--json"], &data);
+    assert!(
+        shown.contains("officer-tmux"),
+        "history names the officer: {shown}"
+    );
+    // the acknowledged alert left the "new" queue; close the one now at the top
+    tui.keys(&["g", "c"]);
+    tui.wait_for("false positive");
+    tui.keys(&["2", "Enter"]);
+    let all = wait_alerts(&data, "an alert closed from the console", |a| {
+        a.iter().any(|x| x["status"] == "closed")
+    });
+    let closed = all.iter().find(|x| x["status"] == "closed").unwrap();
+    assert_ne!(
+        closed["id"], id,
+        "the acknowledged alert was not in the new queue"
+    );
+    let shown = canh_ok(
+        &["alerts", "show", &closed["id"].to_string(), "--json"],
+        &data,
+    );
+    assert!(shown.contains("false_positive"), "{shown}");
+
+    // the engine goes away: a banner, no crash; it comes back: the console reconnects
+    eng.stop();
+    tui.wait_for("engine unreachable");
+    let _eng2 = start(&data);
+    tui.wait_for("engine reachable again");
+    assert!(!tui.screen().contains("engine unreachable"));
+
+    // q quits: the console's process ends
+    assert!(!tui.exited(), "console running before q:\n{}", tui.screen());
+    tui.keys(&["q"]);
+    let t = Instant::now();
+    while !tui.exited() {
+        assert!(
+            t.elapsed() < WAIT,
+            "canh tui did not quit on q:\n{}",
+            tui.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = std::fs::read_to_string(data.join("tui.log")).unwrap();
+    assert!(log.contains("console stopped"), "log file written: {log}");
 }
