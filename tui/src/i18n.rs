@@ -118,7 +118,7 @@ catalog! {
     LvHigh => "high", "cao";
     LvMedium => "medium", "trung bình";
     LvLow => "low", "thấp";
-    LvInfo => "informational", "thông tin";
+    LvInfo => "info", "thông tin";
     LvCriticalShort => "crit", "khẩn";
     LvHighShort => "high", "cao";
     LvMediumShort => "med", "vừa";

@@ -1586,8 +1586,8 @@ fn render_modal(app: &App, th: Theme, m: &Modal, f: &mut Frame<'_>, area: Rect) 
     }
 }
 
-fn help_sections(app: &App) -> [(T, Vec<(&'static str, T)>); 4] {
-    let _ = app;
+/// The help overlay's sections: a title and (keys, what they do) rows.
+fn help_sections() -> [(T, Vec<(&'static str, T)>); 4] {
     [
         (
             T::HelpEverywhere,
@@ -1651,7 +1651,7 @@ fn help_lines(
 }
 
 fn render_help(app: &App, th: Theme, f: &mut Frame<'_>, area: Rect) {
-    let [every, queue, search, rules] = help_sections(app);
+    let [every, queue, search, rules] = help_sections();
     let two = area.width >= 70;
     let (left, right) = if two {
         (
