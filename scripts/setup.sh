@@ -6,9 +6,10 @@ set -euo pipefail
 # libhyperscan-dev: the rule engine's SIMD matcher (system libhs).
 # rsyslog, rsyslog-gnutls, bsdutils (logger), openssl: real syslog clients for end-to-end tests.
 # softflowd (NetFlow exporter) and nfdump (independent decoder): NetFlow end-to-end tests.
+# tmux: the console's end-to-end test types into `canh tui` and reads its screen.
 # pkg-config, clang: -sys crates. ca-certificates: cargo over https.
 PKGS=(build-essential pkg-config ca-certificates bsdutils openssl
-      libhyperscan-dev rsyslog rsyslog-gnutls socat softflowd nfdump)
+      libhyperscan-dev rsyslog rsyslog-gnutls socat softflowd nfdump tmux)
 
 missing=()
 for p in "${PKGS[@]}"; do
