@@ -71,7 +71,7 @@ fn main() {
         sock.send(&buf).expect("send");
         sent += n as u64;
         datagrams += 1;
-        if rate > 0 && datagrams % PACE_EVERY == 0 {
+        if rate > 0 && datagrams.is_multiple_of(PACE_EVERY) {
             let due = Duration::from_secs_f64(sent as f64 / rate as f64);
             if let Some(wait) = due.checked_sub(start.elapsed()) {
                 std::thread::sleep(wait);
