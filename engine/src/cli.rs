@@ -76,6 +76,9 @@ pub enum Command {
     },
     /// The officer's console: alert queue, triage, search, overview, rules (needs a terminal).
     Tui(TuiArgs),
+    /// Edge collector: the engine's listeners into a disk spool, shipped to an engine's
+    /// --ship-listen over mutual TLS, deleted only once the engine has them fsynced.
+    Collect(crate::collect::CollectArgs),
 }
 
 #[derive(Args, Debug)]
@@ -158,6 +161,17 @@ pub struct UpArgs {
     /// Index commit interval in milliseconds.
     #[arg(long, value_name = "MS")]
     pub commit_interval_ms: Option<u64>,
+    /// Accept edge collectors (`canh collect`) on HOST:PORT: TLS 1.3 with --tls-cert and
+    /// --tls-key, a client certificate chaining to --client-ca required.
+    #[arg(long, value_name = "ADDR", requires = "client_ca")]
+    pub ship_listen: Option<String>,
+    /// CA (PEM) that collectors' client certificates must chain to.
+    #[arg(long, value_name = "FILE", requires = "ship_listen")]
+    pub client_ca: Option<PathBuf>,
+    /// Collector name allowed to ship (repeatable; default: any with a valid certificate
+    /// issued to the name it ships as).
+    #[arg(long, value_name = "NAME", requires = "ship_listen")]
+    pub ship_allow: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -225,6 +239,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             cmd: crate::cli_alerts::AuditCmd::Verify,
         } => crate::cli_alerts::audit_verify(&data.data),
         Command::Tui(a) => tui(a),
+        Command::Collect(a) => crate::collect::run(a),
     }
 }
 
@@ -316,18 +331,48 @@ fn up(a: UpArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let ship = ship_listen(&a, &cfg)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("canh-rt")
         .build()
         .context("starting the runtime")?;
-    rt.block_on(run_engine(cfg, token, tls))
+    rt.block_on(run_engine(cfg, token, tls, ship))
+}
+
+/// The listener for edge collectors (`--ship-listen`).
+struct ShipListen {
+    addr: String,
+    tls: Arc<rustls::ServerConfig>,
+    policy: crate::ship::ShipPolicy,
+}
+
+fn ship_listen(a: &UpArgs, cfg: &Config) -> anyhow::Result<Option<ShipListen>> {
+    let (Some(addr), Some(ca)) = (&a.ship_listen, &a.client_ca) else {
+        return Ok(None);
+    };
+    let Some(t) = &cfg.tls else {
+        return Err(usage(
+            "--ship-listen needs the engine's certificate and key (--tls-cert, --tls-key)",
+        ));
+    };
+    let read = |p: &Path| std::fs::read(p).map_err(|e| usage(format!("{}: {e}", p.display())));
+    let tls = canh_collectors::ship::server_config(&read(&t.cert)?, &read(&t.key)?, &read(ca)?)
+        .map_err(|e| usage(format!("--ship-listen: {e}")))?;
+    Ok(Some(ShipListen {
+        addr: addr.clone(),
+        tls,
+        policy: crate::ship::ShipPolicy {
+            allow: a.ship_allow.clone(),
+        },
+    }))
 }
 
 async fn run_engine(
     cfg: Config,
     token: String,
     tls: Option<Arc<rustls::ServerConfig>>,
+    ship: Option<ShipListen>,
 ) -> anyhow::Result<()> {
     let detector = Detector::load_with_ioc(&cfg.rules, &cfg.ioc_lists)
         .context("loading rules and IOC lists")?;
@@ -380,6 +425,14 @@ async fn run_engine(
             listen::Bound::Tcp(_) => return Err(usage(format!("netflow: {url}: udp:// only"))),
         }
     }
+    let ship_bound = match &ship {
+        Some(sh) => Some(
+            tokio::net::TcpListener::bind(&sh.addr)
+                .await
+                .with_context(|| format!("ship: cannot listen on {}", sh.addr))?,
+        ),
+        None => None,
+    };
     let inactive: Vec<(String, String)> = Vec::new();
 
     let (live_tx, _) = tokio::sync::broadcast::channel::<i64>(api::LIVE_CAPACITY);
@@ -456,6 +509,28 @@ async fn run_engine(
             }
         }));
     }
+    let ship_counters = Arc::new(crate::ship::ShipServerCounters::default());
+    let mut ship_addr = None;
+    if let (Some(sh), Some(l)) = (ship, ship_bound) {
+        let local = l.local_addr()?;
+        ship_addr = Some(local.to_string());
+        println!("listening ship tls://{} (bound {local})", sh.addr);
+        let (tx, det, data, c) = (
+            pipeline.remote_sender(),
+            detection.clone(),
+            cfg.data_dir.clone(),
+            ship_counters.clone(),
+        );
+        tasks.push(tokio::spawn(crate::ship::serve(
+            l,
+            sh.tls,
+            tx,
+            det,
+            data,
+            Arc::new(sh.policy),
+            c,
+        )));
+    }
     for (name, why) in &inactive {
         println!("not started {name}: {why}");
     }
@@ -478,7 +553,9 @@ async fn run_engine(
         let stage_c = stage_counters.clone();
         let store = std::sync::Mutex::new(None::<crate::alerts::store::Store>);
         let data = cfg.data_dir.clone();
+        let ship_c = ship_counters.clone();
         Arc::new(move || status::EngineStatus {
+            ship: ship_addr.as_deref().map(|a| ship_c.snapshot(a)),
             forward: fwd_stats
                 .iter()
                 .map(|(n, s)| (n.clone(), s.snapshot()))
@@ -572,7 +649,7 @@ async fn run_engine(
     Ok(())
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {
@@ -1020,6 +1097,18 @@ fn memchr_lf(b: &[u8]) -> Option<usize> {
 }
 
 fn status_cmd(a: StatusArgs) -> anyhow::Result<()> {
+    // a collector's spool folder holds a status file of its own kind
+    if let Ok(b) = std::fs::read(status::status_path(&a.data))
+        && let Ok(c) = serde_json::from_slice::<crate::collect::CollectorStatus>(&b)
+        && c.kind == "collector"
+    {
+        if a.json {
+            println!("{}", serde_json::to_string(&c)?);
+        } else {
+            print!("{}", crate::collect::render_text(&c, Utc::now()));
+        }
+        return Ok(());
+    }
     let s = status::read(&a.data).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             anyhow::anyhow!(

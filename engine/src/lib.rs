@@ -11,6 +11,7 @@ pub mod alerts;
 pub mod api;
 pub mod cli;
 pub mod cli_alerts;
+pub mod collect;
 pub mod config;
 pub mod detect;
 pub mod index;

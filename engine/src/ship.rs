@@ -98,6 +98,32 @@ impl RefusalLog {
     }
 }
 
+/// Which collectors may ship: a client certificate chaining to the client CA is always
+/// required; the collector's name (the part of its producer id before `/`) must be a name its
+/// certificate is valid for, and, when `allow` is not empty, one of `allow`.
+#[derive(Debug, Clone, Default)]
+pub struct ShipPolicy {
+    pub allow: Vec<String>,
+}
+
+impl ShipPolicy {
+    /// Checks the producer a collector announced against its certificate and the allow-list.
+    fn admit(&self, producer: &str, cert: Option<&[u8]>) -> Result<(), String> {
+        let name = producer.split('/').next().unwrap_or_default();
+        if !self.allow.is_empty() && !self.allow.iter().any(|a| a == name) {
+            return Err(format!("collector {name:?} is not on the allow-list"));
+        }
+        let der = cert.ok_or("no client certificate")?;
+        let der = rustls::pki_types::CertificateDer::from(der);
+        let ee = webpki::EndEntityCert::try_from(&der)
+            .map_err(|e| format!("client certificate: {e}"))?;
+        let sn = rustls::pki_types::ServerName::try_from(name)
+            .map_err(|_| format!("collector name {name:?} is not a DNS name"))?;
+        ee.verify_is_valid_for_subject_name(&sn)
+            .map_err(|_| format!("the client certificate is not issued to collector {name:?}"))
+    }
+}
+
 /// Serves collectors until the task is aborted.
 pub async fn serve(
     listener: tokio::net::TcpListener,
@@ -105,6 +131,7 @@ pub async fn serve(
     remote: mpsc::Sender<RemoteBatch>,
     detection: Arc<Detection>,
     data: PathBuf,
+    policy: Arc<ShipPolicy>,
     c: Arc<ShipServerCounters>,
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
@@ -128,12 +155,13 @@ pub async fn serve(
             warn!(%peer, "collector refused: too many connections");
             continue;
         };
-        let (acceptor, remote, det, c, refusals) = (
+        let (acceptor, remote, det, c, refusals, policy) = (
             acceptor.clone(),
             remote.clone(),
             detection.clone(),
             c.clone(),
             refusals.clone(),
+            policy.clone(),
         );
         tokio::spawn(async move {
             let _permit = permit;
@@ -155,13 +183,40 @@ pub async fn serve(
                     return;
                 }
             };
+            let cert = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| c.as_ref().to_vec());
             c.active.fetch_add(1, Relaxed);
-            if let Err(e) = connection(tls, peer, remote, det, &c).await {
-                c.protocol_errors.fetch_add(1, Relaxed);
-                warn!(%peer, error = %e, "collector connection ended");
+            match connection(tls, peer, remote, det, &policy, cert.as_deref(), &c).await {
+                Ok(()) => {}
+                Err(End::Refused(why)) => {
+                    c.refused.fetch_add(1, Relaxed);
+                    warn!(%peer, error = %why, "collector refused");
+                    tokio::task::spawn_blocking(move || refusals.record(peer, &why));
+                }
+                Err(End::Protocol(e)) => {
+                    c.protocol_errors.fetch_add(1, Relaxed);
+                    warn!(%peer, error = %e, "collector connection ended");
+                }
             }
             c.active.fetch_sub(1, Relaxed);
         });
+    }
+}
+
+/// Why a collector connection ended other than by the collector closing it.
+enum End {
+    /// The collector is not who it may be (audited like a failed handshake).
+    Refused(String),
+    Protocol(String),
+}
+
+impl From<String> for End {
+    fn from(s: String) -> End {
+        End::Protocol(s)
     }
 }
 
@@ -170,8 +225,10 @@ async fn connection(
     peer: SocketAddr,
     remote: mpsc::Sender<RemoteBatch>,
     det: Arc<Detection>,
+    policy: &ShipPolicy,
+    cert: Option<&[u8]>,
     c: &ShipServerCounters,
-) -> Result<(), String> {
+) -> Result<(), End> {
     let (mut rd, mut wr) = tokio::io::split(tls);
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
     let mut chunk = vec![0u8; 1 << 16];
@@ -184,10 +241,23 @@ async fn connection(
                     buf.drain(..used);
                     break f;
                 }
-                None => {
+                None if producer.is_none() => {
+                    // the HELLO must come soon after the handshake
                     let n = tokio::time::timeout(SHIP_IO_TIMEOUT, rd.read(&mut chunk))
                         .await
-                        .map_err(|_| "collector silent for too long".to_owned())?
+                        .map_err(|_| "no HELLO from the collector".to_owned())?
+                        .map_err(|e| format!("read: {e}"))?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                None => {
+                    // an idle collector (nothing spooled) stays connected; a dead one is
+                    // found by TCP keepalive or by its next write
+                    let n = rd
+                        .read(&mut chunk)
+                        .await
                         .map_err(|e| format!("read: {e}"))?;
                     if n == 0 {
                         return Ok(());
@@ -211,6 +281,17 @@ async fn connection(
                     ))
                 } else if p.is_empty() {
                     Err("empty producer name".to_owned())
+                } else if let Err(why) = policy.admit(&p, cert) {
+                    out.clear();
+                    frame::encode(
+                        &Frame::Error {
+                            message: why.clone(),
+                        },
+                        &mut out,
+                    );
+                    let _ = wr.write_all(&out).await;
+                    let _ = wr.shutdown().await;
+                    return Err(End::Refused(format!("{why} (announced {p})")));
                 } else {
                     info!(%peer, producer = %p, "collector connected");
                     producer = Some(p);
@@ -230,12 +311,12 @@ async fn connection(
                 frame::encode(&Frame::Error { message: e.clone() }, &mut out);
                 let _ = wr.write_all(&out).await;
                 let _ = wr.shutdown().await;
-                return Err(e);
+                return Err(End::Protocol(e));
             }
         }
         wr.write_all(&out)
             .await
-            .map_err(|e| format!("write: {e}"))?;
+            .map_err(|e| End::Protocol(format!("write: {e}")))?;
     }
 }
 

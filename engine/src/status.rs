@@ -36,6 +36,9 @@ pub struct EngineStatus {
     /// Forwarding destinations by name.
     #[serde(default)]
     pub forward: Vec<(String, crate::alerts::forward::ForwardSnapshot)>,
+    /// The listener for edge collectors, when one runs.
+    #[serde(default)]
+    pub ship: Option<crate::ship::ShipServerSnapshot>,
 }
 
 /// The alert stage's counters and the alerts per status.
@@ -381,7 +384,7 @@ pub fn prometheus(s: &EngineStatus) -> String {
     out
 }
 
-fn human_bytes(b: u64) -> String {
+pub fn human_bytes(b: u64) -> String {
     const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = b as f64;
     let mut k = 0;
@@ -432,6 +435,19 @@ pub fn render_text(s: &EngineStatus, now: DateTime<Utc>) -> String {
         p.replay_skipped,
         p.index_errors
     );
+    if let Some(sh) = &s.ship {
+        let _ = writeln!(
+            o,
+            "ship     tls://{} · collectors connected {} · batches {} ({} events) · re-deliveries {} · refused {} · protocol errors {}",
+            sh.listen,
+            sh.active,
+            sh.batches,
+            sh.events,
+            sh.duplicates,
+            sh.refused,
+            sh.protocol_errors
+        );
+    }
     if let Some(d) = &s.detection {
         let _ = writeln!(
             o,
@@ -482,6 +498,17 @@ pub fn render_text(s: &EngineStatus, now: DateTime<Utc>) -> String {
     for (name, why) in &s.inactive {
         let _ = writeln!(o, "inactive {name}: {why}");
     }
+    render_listeners(&mut o, &s.listeners, &s.netflow, now);
+    o
+}
+
+/// The syslog and NetFlow listener tables (engine and collector alike).
+pub fn render_listeners(
+    o: &mut String,
+    listeners: &[ListenerSnapshot],
+    netflow: &[canh_collectors::stats::NetflowSnapshot],
+    now: DateTime<Utc>,
+) {
     let _ = writeln!(o);
     let _ = writeln!(
         o,
@@ -496,7 +523,7 @@ pub fn render_text(s: &EngineStatus, now: DateTime<Utc>) -> String {
         "BYTES",
         "CONN"
     );
-    for l in &s.listeners {
+    for l in listeners {
         let _ = writeln!(
             o,
             "{:<28} {:>10} {:>10} {:>9} {:>7} {:>8} {:>8} {:>10} {:>5}",
@@ -530,7 +557,7 @@ pub fn render_text(s: &EngineStatus, now: DateTime<Utc>) -> String {
             );
         }
     }
-    if !s.netflow.is_empty() {
+    if !netflow.is_empty() {
         let _ = writeln!(o);
         let _ = writeln!(
             o,
@@ -545,7 +572,7 @@ pub fn render_text(s: &EngineStatus, now: DateTime<Utc>) -> String {
             "DROP(K)",
             "BYTES"
         );
-        for l in &s.netflow {
+        for l in netflow {
             let t = &l.totals;
             let _ = writeln!(
                 o,
@@ -581,5 +608,4 @@ pub fn render_text(s: &EngineStatus, now: DateTime<Utc>) -> String {
             }
         }
     }
-    o
 }

@@ -2278,3 +2278,474 @@ fn the_console_in_tmux_shows_live_alerts_triages_them_and_survives_an_engine_res
     let log = std::fs::read_to_string(data.join("tui.log")).unwrap();
     assert!(log.contains("console stopped"), "log file written: {log}");
 }
+
+/// A test PKI made with openssl (P-256 keys): a CA, the engine's certificate for 127.0.0.1,
+/// client certificates issued to collector names, and a foreign CA with a client
+/// certificate of its own.
+struct Pki {
+    dir: PathBuf,
+}
+
+impl Pki {
+    fn new(dir: &Path) -> Pki {
+        std::fs::create_dir_all(dir).unwrap();
+        let pki = Pki {
+            dir: dir.to_owned(),
+        };
+        for ca in ["ca", "foreign-ca"] {
+            pki.ssl(&[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                &format!("/CN=canh-test-{ca}"),
+                "-keyout",
+                &format!("{ca}.key"),
+                "-out",
+                &format!("{ca}.pem"),
+            ]);
+        }
+        pki.issue("ca", "engine", "serverAuth", "IP:127.0.0.1,DNS:localhost");
+        pki
+    }
+
+    fn ssl(&self, args: &[&str]) {
+        let o = Command::new("openssl")
+            .args(args)
+            .current_dir(&self.dir)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    /// `{name}.pem` and `{name}.key` (mode 0600), signed by `ca`.
+    fn issue(&self, ca: &str, name: &str, usage: &str, san: &str) {
+        self.ssl(&[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-subj",
+            &format!("/CN={name}"),
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.csr"),
+        ]);
+        std::fs::write(
+            self.dir.join(format!("{name}.ext")),
+            format!(
+                "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage={usage}\nsubjectAltName={san}\n"
+            ),
+        )
+        .unwrap();
+        self.ssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            &format!("{ca}.pem"),
+            "-CAkey",
+            &format!("{ca}.key"),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &format!("{name}.ext"),
+            "-out",
+            &format!("{name}.pem"),
+        ]);
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            self.dir.join(format!("{name}.key")),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+    }
+
+    fn client(&self, ca: &str, name: &str) {
+        self.issue(ca, name, "clientAuth", &format!("DNS:{name}"));
+    }
+
+    fn path(&self, file: &str) -> String {
+        self.dir.join(file).display().to_string()
+    }
+
+    /// `canh up` flags for a ship listener on `port`.
+    fn engine_args(&self, port: u16) -> Vec<String> {
+        vec![
+            "--ship-listen".into(),
+            format!("127.0.0.1:{port}"),
+            "--tls-cert".into(),
+            self.path("engine.pem"),
+            "--tls-key".into(),
+            self.path("engine.key"),
+            "--client-ca".into(),
+            self.path("ca.pem"),
+        ]
+    }
+}
+
+fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_engine_shipping(data: &Path, pki: &Pki, ship_port: u16) -> Engine {
+    let mut args: Vec<String> = vec!["--syslog".into(), "tcp://127.0.0.1:0".into()];
+    args.extend(pki.engine_args(ship_port));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Engine::start(data, &args)
+}
+
+/// A running `canh collect` with one TCP syslog listener, killed on drop.
+struct Collector {
+    child: Child,
+    spool: PathBuf,
+    syslog: SocketAddr,
+}
+
+impl Collector {
+    fn start(spool: &Path, pki: &Pki, cert: &str, name: &str, ship: SocketAddr) -> Collector {
+        let mut child = canh()
+            .args(["collect", "--syslog", "tcp://127.0.0.1:0"])
+            .args(["--netflow", "udp://127.0.0.1:0", "--ship"])
+            .arg(ship.to_string())
+            .args(["--tls-cert", &pki.path(&format!("{cert}.pem"))])
+            .args(["--tls-key", &pki.path(&format!("{cert}.key"))])
+            .args(["--ca", &pki.path("ca.pem"), "--name", name, "--spool"])
+            .arg(spool)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(spool.with_extension("stderr.log"))
+                    .unwrap(),
+            ))
+            .spawn()
+            .expect("spawn canh collect");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut syslog = None;
+        loop {
+            let Some(Ok(line)) = lines.next() else {
+                let err =
+                    std::fs::read_to_string(spool.with_extension("stderr.log")).unwrap_or_default();
+                panic!("canh collect exited before shipping: {err}");
+            };
+            if let Some(rest) = line.strip_prefix("listening syslog ") {
+                let (_, b) = rest.split_once(" (bound ").unwrap();
+                syslog = Some(b.trim_end_matches(')').parse().unwrap());
+            }
+            if line.starts_with("shipping to ") {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        Collector {
+            child,
+            spool: spool.to_owned(),
+            syslog: syslog.expect("a syslog listener"),
+        }
+    }
+
+    fn status(&self) -> serde_json::Value {
+        let o = canh()
+            .args(["status", "--json", "--data"])
+            .arg(&self.spool)
+            .output()
+            .unwrap();
+        if !o.status.success() {
+            return serde_json::Value::Null; // first status not written yet
+        }
+        serde_json::from_slice(&o.stdout).unwrap()
+    }
+
+    fn wait_status(&self, what: &str, ready: impl Fn(&serde_json::Value) -> bool) {
+        let t = Instant::now();
+        loop {
+            let st = self.status();
+            if st["kind"] == "collector" && st["pid"] == self.child.id() && ready(&st) {
+                return;
+            }
+            assert!(t.elapsed() < WAIT, "waited {WAIT:?} for {what}: {st}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn kill9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until `tag` is indexed `want` times and the collector's spool is drained, then
+/// checks every number arrived exactly once.
+fn assert_exactly_once(data: &Path, col: &Collector, tag: &str, want: u32) {
+    let n = wait_count(data, tag, u64::from(want));
+    col.wait_status("the spool drained", |s| {
+        s["ship"]["spool_depth"] == 0 && s["ship"]["acked_pos"] == s["ship"]["durable_pos"]
+    });
+    // a late duplicate would show after the drain: look again after a commit
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(count(data, tag), u64::from(want), "first count {n}");
+    let seqs = unique_seqs(data, tag);
+    assert_eq!(seqs.len(), want as usize);
+    assert_eq!(seqs.last().copied(), Some(want - 1));
+}
+
+#[test]
+fn collector_spools_while_the_engine_is_down_and_survives_kill_9_exactly_once() {
+    if !have("openssl") {
+        println!("skipped: openssl not installed");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let pki = Pki::new(&d.path().join("pki"));
+    pki.client("ca", "collector-a");
+    let (data, spool) = (d.path().join("data"), d.path().join("spool"));
+    let ship: SocketAddr = format!("127.0.0.1:{}", free_tcp_port()).parse().unwrap();
+
+    // no engine yet: 20,000 events reach the collector and wait in its spool
+    let mut col = Collector::start(&spool, &pki, "collector-a", "collector-a", ship);
+    send_numbered(col.syslog, "edgedown", 0..20_000);
+    col.wait_status("20,000 events spooled", |s| {
+        s["ship"]["spooled_events"] == 20_000 && s["ship"]["connected"] == false
+    });
+    let text = canh_ok(&["status"], &spool);
+    assert!(text.contains("NOT CONNECTED"), "{text}");
+    col.kill9();
+
+    // both start again: everything arrives once
+    let eng = start_engine_shipping(&data, &pki, ship.port());
+    let col = Collector::start(&spool, &pki, "collector-a", "collector-a", ship);
+    assert_exactly_once(&data, &col, "edgedown", 20_000);
+    let st = eng.status();
+    assert!(st["ship"]["batches"].as_u64().unwrap() >= 1, "{st}");
+    assert_eq!(st["ship"]["refused"], 0, "{st}");
+    let text = canh_ok(&["status"], &spool);
+    assert!(text.contains("connected"), "{text}");
+    assert!(text.contains("0 batches unshipped"), "{text}");
+}
+
+#[test]
+fn engine_kill_9_while_a_collector_ships_still_indexes_every_event_once() {
+    if !have("openssl") {
+        println!("skipped: openssl not installed");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let pki = Pki::new(&d.path().join("pki"));
+    pki.client("ca", "collector-a");
+    let (data, spool) = (d.path().join("data"), d.path().join("spool"));
+    let port = free_tcp_port();
+    let ship: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut eng = start_engine_shipping(&data, &pki, port);
+    let col = Collector::start(&spool, &pki, "collector-a", "collector-a", ship);
+
+    send_numbered(col.syslog, "edgekill", 0..5_000);
+    wait_count(&data, "edgekill", 1);
+    // the engine dies with batches in flight; more arrive at the collector meanwhile
+    let sender = std::thread::spawn({
+        let addr = col.syslog;
+        move || send_numbered(addr, "edgekill", 5_000..20_000)
+    });
+    eng.kill9();
+    sender.join().unwrap();
+    col.wait_status("the collector noticed", |s| s["ship"]["connected"] == false);
+    let _eng = start_engine_shipping(&data, &pki, port);
+    assert_exactly_once(&data, &col, "edgekill", 20_000);
+}
+
+/// A TCP relay between a collector and the engine that cuts every connection each `every`.
+fn cutting_proxy(
+    to: SocketAddr,
+    every: Duration,
+) -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let live: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+    {
+        let (live, stop) = (live.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(every);
+                for s in live.lock().unwrap().drain(..) {
+                    let _ = s.shutdown(std::net::Shutdown::Both);
+                }
+            }
+        });
+    }
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(c) = c else { continue };
+            let Ok(e) = TcpStream::connect(to) else {
+                continue;
+            };
+            let mut g = live.lock().unwrap();
+            g.push(c.try_clone().unwrap());
+            g.push(e.try_clone().unwrap());
+            drop(g);
+            for (mut a, mut b) in [(c.try_clone().unwrap(), e.try_clone().unwrap()), (e, c)] {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut a, &mut b);
+                    let _ = b.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        }
+    });
+    (addr, stop)
+}
+
+#[test]
+fn a_link_cut_again_and_again_under_load_loses_and_repeats_nothing() {
+    if !have("openssl") {
+        println!("skipped: openssl not installed");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let pki = Pki::new(&d.path().join("pki"));
+    pki.client("ca", "collector-a");
+    let (data, spool) = (d.path().join("data"), d.path().join("spool"));
+    let port = free_tcp_port();
+    let eng = start_engine_shipping(&data, &pki, port);
+    let (proxy, stop) = cutting_proxy(
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        Duration::from_millis(1200),
+    );
+    let col = Collector::start(&spool, &pki, "collector-a", "collector-a", proxy);
+    for k in 0..8u32 {
+        send_numbered(col.syslog, "edgecut", k * 2_500..(k + 1) * 2_500);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let n = wait_count(&data, "edgecut", 20_000);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert_exactly_once(&data, &col, "edgecut", 20_000);
+    let st = col.status();
+    assert!(
+        st["ship"]["connects"].as_u64().unwrap() > 1,
+        "the link was cut while shipping (first count {n}): {st}"
+    );
+    let es = eng.status();
+    println!(
+        "link cut: {} connects, engine took {} batches and recognised {} re-deliveries",
+        st["ship"]["connects"], es["ship"]["batches"], es["ship"]["duplicates"]
+    );
+}
+
+#[test]
+fn collectors_without_a_valid_certificate_for_their_name_inject_nothing_and_are_audited() {
+    if !have("openssl") {
+        println!("skipped: openssl not installed");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let pki = Pki::new(&d.path().join("pki"));
+    pki.client("ca", "collector-b");
+    pki.client("foreign-ca", "intruder");
+    let data = d.path().join("data");
+    let port = free_tcp_port();
+    let ship: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let eng = start_engine_shipping(&data, &pki, port);
+
+    // plaintext: a HELLO and a batch-looking frame without TLS
+    {
+        let mut s = TcpStream::connect(ship).unwrap();
+        let _ = s.write_all(b"\x0d\x00\x00\x00\x01\x01\x00\x00\x00plaintext");
+        let _ = s.write_all(b"<134>1 2026-11-25T10:00:00Z h app - - - injected\n");
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut s, &mut sink);
+    }
+    // TLS without a client certificate, and with one from a foreign CA
+    for extra in [
+        vec![],
+        vec!["-cert", "intruder.pem", "-key", "intruder.key"],
+    ] {
+        let mut c = Command::new("openssl")
+            .args([
+                "s_client",
+                "-connect",
+                &ship.to_string(),
+                "-tls1_3",
+                "-quiet",
+            ])
+            .args(["-CAfile", "ca.pem"])
+            .args(&extra)
+            .current_dir(&pki.dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let _ = c
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"\x0d\x00\x00\x00\x01\x01\x00\x00\x00injected\n");
+        let t = Instant::now();
+        while c.try_wait().unwrap().is_none() && t.elapsed() < WAIT {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    // a real collector whose certificate is issued to another name
+    let spool = d.path().join("spool");
+    let col = Collector::start(&spool, &pki, "collector-b", "collector-a", ship);
+    send_numbered(col.syslog, "edgeforged", 0..100);
+    col.wait_status("the forged collector refused", |s| {
+        s["ship"]["spooled_events"] == 100 && s["ship"]["connect_failures"].as_u64() >= Some(1)
+    });
+
+    let st = eng.wait_status("four refusals", |s| {
+        s["ship"]["refused"].as_u64() >= Some(4)
+    });
+    assert_eq!(st["ship"]["batches"], 0, "{st}");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        count(&data, "*"),
+        0,
+        "nothing from a refused peer is indexed"
+    );
+    let audit = std::fs::read_to_string(data.join("audit.log")).unwrap();
+    let refusals: Vec<&str> = audit
+        .lines()
+        .filter(|l| l.contains("collector.refused"))
+        .collect();
+    assert!(refusals.len() >= 4, "{audit}");
+    assert!(refusals.iter().all(|l| l.contains("127.0.0.1:")), "{audit}");
+    assert!(
+        refusals
+            .iter()
+            .any(|l| l.contains("not issued to collector")),
+        "{audit}"
+    );
+    canh_ok(&["audit", "verify"], &data);
+}

@@ -23,7 +23,7 @@ pub mod frame;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -41,6 +41,12 @@ use frame::Frame;
 pub const DEFAULT_MAX_SPOOL_BYTES: u64 = 10 * 1024 * 1024 * 1024;
 /// Most events in one spooled batch (one fsync, one frame).
 pub const MAX_SPOOL_BATCH_EVENTS: usize = 8192;
+/// About the most raw bytes in one spooled batch: keeps every batch's frame far below
+/// [`frame::MAX_FRAME_BYTES`] (an event's raw record is at most 64 KiB).
+pub const MAX_SPOOL_BATCH_BYTES: usize = 8 * 1024 * 1024;
+/// The smallest spool: the segment being written is never deleted, so a spool must hold
+/// several segments to drain while full.
+pub const MIN_SPOOL_BYTES: u64 = 4 * wal::SEGMENT_BYTES;
 /// How long the writer waits before looking again when the spool is full.
 pub const SPOOL_FULL_WAIT: Duration = Duration::from_millis(100);
 /// Batches sent and not yet acknowledged, per connection.
@@ -50,6 +56,8 @@ pub const READ_BUDGET: usize = 16 * 1024 * 1024;
 /// Reconnect back-off: first wait, and the longest.
 pub const BACKOFF_FIRST: Duration = Duration::from_millis(500);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// A connection that lasted this long resets the back-off.
+pub const STABLE_CONNECTION: Duration = Duration::from_secs(1);
 /// Longest a TLS handshake or a silent engine may take before the connection is dropped.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
 /// Spooled batches whose receive time is remembered for the "oldest unshipped" age; older
@@ -81,8 +89,9 @@ pub struct ShipCounters {
     pub spool_bytes: AtomicU64,
     /// Times the writer found the spool full and waited.
     pub spool_full_waits: AtomicU64,
-    /// Receive time (ms) of the oldest event not yet acknowledged; 0 when none.
-    pub oldest_unacked_ms: AtomicI64,
+    /// (spool position, receive time in ms of its oldest event) of unacknowledged batches,
+    /// oldest first, at most [`MAX_AGE_MARKS`]: the age of the oldest unshipped event.
+    marks: std::sync::Mutex<VecDeque<(u64, i64)>>,
     pub shipped_batches: AtomicU64,
     pub acked_batches: AtomicU64,
     pub acked_events: AtomicU64,
@@ -116,10 +125,27 @@ pub struct ShipSnapshot {
 }
 
 impl ShipCounters {
+    fn mark(&self, pos: u64, received_ms: i64) {
+        let mut m = self.marks.lock().unwrap_or_else(|e| e.into_inner());
+        if m.len() < MAX_AGE_MARKS {
+            m.push_back((pos, received_ms));
+        }
+    }
+
+    /// Receive time (ms) of the oldest event not yet acknowledged; 0 when none.
+    pub fn oldest_unacked_ms(&self) -> i64 {
+        let acked = self.acked_pos.load(Relaxed);
+        let mut m = self.marks.lock().unwrap_or_else(|e| e.into_inner());
+        while m.front().is_some_and(|x| x.0 <= acked) {
+            m.pop_front();
+        }
+        m.front().map_or(0, |x| x.1)
+    }
+
     pub fn snapshot(&self, producer: &str, engine: &str, max_bytes: u64) -> ShipSnapshot {
         let durable = self.durable_pos.load(Relaxed);
         let acked = self.acked_pos.load(Relaxed);
-        let oldest = self.oldest_unacked_ms.load(Relaxed);
+        let oldest = self.oldest_unacked_ms();
         ShipSnapshot {
             producer: producer.to_owned(),
             engine: engine.to_owned(),
@@ -233,19 +259,26 @@ pub fn spawn_writer(
     std::thread::Builder::new()
         .name("canh-spool".into())
         .spawn(move || {
-            c.durable_pos.store(spool.durable_pos(), Relaxed);
-            let acked = read_acked(&spool.dir).min(spool.durable_pos());
+            let durable = spool.durable_pos();
+            c.durable_pos.store(durable, Relaxed);
+            let acked = read_acked(&spool.dir).min(durable);
             c.acked_pos.fetch_max(acked, Relaxed);
-            let mut marks: VecDeque<(u64, i64)> = VecDeque::new();
+            if durable > acked {
+                // spooled before a restart: the first unshipped batch dates them all
+                let first = wal::read_after(&spool.log_dir(), acked, acked + 1, READ_BUDGET)
+                    .ok()
+                    .and_then(|r| r.into_iter().next())
+                    .and_then(|r| postcard::from_bytes::<Batch>(&r.payload).ok())
+                    .and_then(|b| b.events.iter().map(|e| e.received.timestamp_millis()).min());
+                c.mark(
+                    durable,
+                    first.unwrap_or_else(|| chrono::Utc::now().timestamp_millis()),
+                );
+            }
             let mut truncated = 0;
             let mut carry: Option<Vec<Event>> = None;
             loop {
                 let acked = c.acked_pos.load(Relaxed);
-                while marks.front().is_some_and(|m| m.0 <= acked) {
-                    marks.pop_front();
-                }
-                c.oldest_unacked_ms
-                    .store(marks.front().map_or(0, |m| m.1), Relaxed);
                 if acked > truncated {
                     match spool.wal.truncate_through(acked) {
                         Ok(_) => truncated = acked,
@@ -255,6 +288,15 @@ pub fn spawn_writer(
                 let disk = spool.wal.disk_bytes();
                 c.spool_bytes.store(disk, Relaxed);
                 if disk >= max_bytes {
+                    if rx.is_closed() && c.acked_pos.load(Relaxed) <= truncated {
+                        // shutting down with a full spool: what is still queued was never
+                        // acknowledged to anyone; say how much
+                        warn!(
+                            queued_chunks = rx.len(),
+                            "spool full at shutdown; queued events not spooled"
+                        );
+                        break;
+                    }
                     // full: take nothing; the queue fills, TCP waits, UDP drops and counts
                     c.spool_full_waits.fetch_add(1, Relaxed);
                     std::thread::sleep(SPOOL_FULL_WAIT);
@@ -271,9 +313,18 @@ pub fn spawn_writer(
                 if events.len() > MAX_SPOOL_BATCH_EVENTS {
                     carry = Some(events.split_off(MAX_SPOOL_BATCH_EVENTS));
                 }
-                while carry.is_none() && events.len() < MAX_SPOOL_BATCH_EVENTS {
+                let raw = |v: &[Event]| v.iter().map(|e| e.raw.len()).sum::<usize>();
+                let mut bytes = raw(&events);
+                while carry.is_none()
+                    && events.len() < MAX_SPOOL_BATCH_EVENTS
+                    && bytes < MAX_SPOOL_BATCH_BYTES
+                {
                     match rx.try_recv() {
-                        Ok(more) if events.len() + more.len() <= MAX_SPOOL_BATCH_EVENTS => {
+                        Ok(more)
+                            if events.len() + more.len() <= MAX_SPOOL_BATCH_EVENTS
+                                && bytes + raw(&more) <= MAX_SPOOL_BATCH_BYTES =>
+                        {
+                            bytes += raw(&more);
                             events.extend(more)
                         }
                         Ok(more) => carry = Some(more),
@@ -302,9 +353,7 @@ pub fn spawn_writer(
                         }
                     }
                 };
-                if marks.len() < MAX_AGE_MARKS {
-                    marks.push_back((pos, received));
-                }
+                c.mark(pos, received);
                 c.spooled_batches.fetch_add(1, Relaxed);
                 c.spooled_events.fetch_add(n, Relaxed);
                 c.durable_pos.store(pos, Relaxed);
@@ -445,14 +494,18 @@ pub async fn run_shipper(cfg: ShipperConfig, c: Arc<ShipCounters>) {
     let mut backoff = BACKOFF_FIRST;
     loop {
         c.connects.fetch_add(1, Relaxed);
-        match ship_once(&cfg, &c).await {
-            Ok(()) => backoff = BACKOFF_FIRST,
-            Err(e) => {
-                c.connect_failures.fetch_add(1, Relaxed);
-                warn!(engine = %cfg.engine, error = %e, "shipping interrupted; reconnecting");
-            }
+        let began = std::time::Instant::now();
+        let r = ship_once(&cfg, &c).await;
+        // a connection that stayed up starts the back-off over (the engine restarted or the
+        // link dropped: resume as soon as it is back); one refused right after the handshake
+        // keeps backing off
+        if c.connected.swap(0, Relaxed) == 1 && began.elapsed() >= STABLE_CONNECTION {
+            backoff = BACKOFF_FIRST;
         }
-        c.connected.store(0, Relaxed);
+        if let Err(e) = r {
+            c.connect_failures.fetch_add(1, Relaxed);
+            warn!(engine = %cfg.engine, error = %e, "shipping interrupted; reconnecting");
+        }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(BACKOFF_MAX);
     }
