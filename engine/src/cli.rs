@@ -172,6 +172,12 @@ pub struct UpArgs {
     /// issued to the name it ships as).
     #[arg(long, value_name = "NAME", requires = "ship_listen")]
     pub ship_allow: Vec<String>,
+    /// A collector not heard from for this long raises an alert (default 10m).
+    #[arg(long, value_name = "DURATION", requires = "ship_listen", value_parser = humantime::parse_duration)]
+    pub collector_silent_after: Option<Duration>,
+    /// A collector whose oldest unshipped event is this old raises an alert (default 15m).
+    #[arg(long, value_name = "DURATION", requires = "ship_listen", value_parser = humantime::parse_duration)]
+    pub spool_age_alert: Option<Duration>,
 }
 
 #[derive(Args, Debug)]
@@ -345,6 +351,7 @@ struct ShipListen {
     addr: String,
     tls: Arc<rustls::ServerConfig>,
     policy: crate::ship::ShipPolicy,
+    health: Arc<crate::ship::CollectorHealth>,
 }
 
 fn ship_listen(a: &UpArgs, cfg: &Config) -> anyhow::Result<Option<ShipListen>> {
@@ -365,6 +372,12 @@ fn ship_listen(a: &UpArgs, cfg: &Config) -> anyhow::Result<Option<ShipListen>> {
         policy: crate::ship::ShipPolicy {
             allow: a.ship_allow.clone(),
         },
+        health: Arc::new(crate::ship::CollectorHealth::new(
+            a.collector_silent_after
+                .unwrap_or(crate::ship::DEFAULT_COLLECTOR_SILENT_AFTER),
+            a.spool_age_alert
+                .unwrap_or(crate::ship::DEFAULT_SPOOL_AGE_ALERT),
+        )),
     }))
 }
 
@@ -445,6 +458,7 @@ async fn run_engine(
         Arc::new(move |id| {
             let _ = live.send(id);
         }),
+        ship.as_ref().map(|s| s.health.clone()),
     )?;
     let stage_counters = stage.counters.clone();
     let fwd_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -511,6 +525,7 @@ async fn run_engine(
     }
     let ship_counters = Arc::new(crate::ship::ShipServerCounters::default());
     let mut ship_addr = None;
+    let mut ship_health = None;
     if let (Some(sh), Some(l)) = (ship, ship_bound) {
         let local = l.local_addr()?;
         ship_addr = Some(local.to_string());
@@ -521,15 +536,17 @@ async fn run_engine(
             cfg.data_dir.clone(),
             ship_counters.clone(),
         );
-        tasks.push(tokio::spawn(crate::ship::serve(
-            l,
-            sh.tls,
-            tx,
-            det,
+        ship_health = Some(sh.health.clone());
+        let server = crate::ship::ShipServer {
+            tls: sh.tls,
+            remote: tx,
+            detection: det,
             data,
-            Arc::new(sh.policy),
-            c,
-        )));
+            policy: Arc::new(sh.policy),
+            health: sh.health,
+            counters: c,
+        };
+        tasks.push(tokio::spawn(crate::ship::serve(l, server)));
     }
     for (name, why) in &inactive {
         println!("not started {name}: {why}");
@@ -555,7 +572,12 @@ async fn run_engine(
         let data = cfg.data_dir.clone();
         let ship_c = ship_counters.clone();
         Arc::new(move || status::EngineStatus {
-            ship: ship_addr.as_deref().map(|a| ship_c.snapshot(a)),
+            ship: ship_addr.as_deref().map(|a| {
+                ship_c.snapshot(
+                    a,
+                    ship_health.as_ref().map(|h| h.rows()).unwrap_or_default(),
+                )
+            }),
             forward: fwd_stats
                 .iter()
                 .map(|(n, s)| (n.clone(), s.snapshot()))
@@ -665,6 +687,7 @@ fn start_alerts(
     detection: Arc<Detection>,
     dests: Vec<String>,
     on_created: crate::alerts::stage::OnCreated,
+    collectors: Option<Arc<crate::ship::CollectorHealth>>,
 ) -> anyhow::Result<AlertStage> {
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let cfg = StageConfig {
@@ -677,6 +700,7 @@ fn start_alerts(
         },
         silent: a.silent.clone(),
         dests,
+        collectors,
     };
     AlertStage::start(cfg, detection, on_created).context("starting the alert stage")
 }
@@ -965,6 +989,7 @@ fn ingest(a: IngestArgs) -> anyhow::Result<()> {
         detection.clone(),
         Vec::new(),
         Arc::new(|_| {}),
+        None,
     )?;
     let pipeline = Pipeline::start(PipelineConfig {
         data_dir: a.data.clone(),

@@ -54,11 +54,15 @@ pub struct ShipServerSnapshot {
     pub duplicates: u64,
     pub events: u64,
     pub protocol_errors: u64,
+    /// Every collector that shipped here since the engine started.
+    #[serde(default)]
+    pub collectors: Vec<CollectorRow>,
 }
 
 impl ShipServerCounters {
-    pub fn snapshot(&self, listen: &str) -> ShipServerSnapshot {
+    pub fn snapshot(&self, listen: &str, collectors: Vec<CollectorRow>) -> ShipServerSnapshot {
         ShipServerSnapshot {
+            collectors,
             listen: listen.to_owned(),
             connections: self.connections.load(Relaxed),
             active: self.active.load(Relaxed),
@@ -109,7 +113,7 @@ pub struct ShipPolicy {
 impl ShipPolicy {
     /// Checks the producer a collector announced against its certificate and the allow-list.
     fn admit(&self, producer: &str, cert: Option<&[u8]>) -> Result<(), String> {
-        let name = producer.split('/').next().unwrap_or_default();
+        let name = collector_name(producer);
         if !self.allow.is_empty() && !self.allow.iter().any(|a| a == name) {
             return Err(format!("collector {name:?} is not on the allow-list"));
         }
@@ -124,16 +128,30 @@ impl ShipPolicy {
     }
 }
 
+/// Everything the ship listener works with.
+pub struct ShipServer {
+    pub tls: Arc<rustls::ServerConfig>,
+    /// Where admitted batches go (the pipeline's WAL writer).
+    pub remote: mpsc::Sender<RemoteBatch>,
+    pub detection: Arc<Detection>,
+    /// The data folder (audit log of refusals).
+    pub data: PathBuf,
+    pub policy: Arc<ShipPolicy>,
+    pub health: Arc<CollectorHealth>,
+    pub counters: Arc<ShipServerCounters>,
+}
+
 /// Serves collectors until the task is aborted.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    tls: Arc<rustls::ServerConfig>,
-    remote: mpsc::Sender<RemoteBatch>,
-    detection: Arc<Detection>,
-    data: PathBuf,
-    policy: Arc<ShipPolicy>,
-    c: Arc<ShipServerCounters>,
-) {
+pub async fn serve(listener: tokio::net::TcpListener, server: ShipServer) {
+    let ShipServer {
+        tls,
+        remote,
+        detection,
+        data,
+        policy,
+        health,
+        counters: c,
+    } = server;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let slots = Arc::new(Semaphore::new(MAX_SHIP_CONNECTIONS));
     let refusals = Arc::new(RefusalLog {
@@ -155,13 +173,14 @@ pub async fn serve(
             warn!(%peer, "collector refused: too many connections");
             continue;
         };
-        let (acceptor, remote, det, c, refusals, policy) = (
+        let (acceptor, remote, det, c, refusals, policy, health) = (
             acceptor.clone(),
             remote.clone(),
             detection.clone(),
             c.clone(),
             refusals.clone(),
             policy.clone(),
+            health.clone(),
         );
         tokio::spawn(async move {
             let _permit = permit;
@@ -190,7 +209,17 @@ pub async fn serve(
                 .and_then(|c| c.first())
                 .map(|c| c.as_ref().to_vec());
             c.active.fetch_add(1, Relaxed);
-            match connection(tls, peer, remote, det, &policy, cert.as_deref(), &c).await {
+            let link = Link {
+                policy: &policy,
+                cert: cert.as_deref(),
+                health: &health,
+                name: std::sync::Mutex::new(None),
+            };
+            let r = connection(tls, peer, remote, det, &link, &c).await;
+            if let Some(name) = link.name.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                health.connected(&name, false);
+            }
+            match r {
                 Ok(()) => {}
                 Err(End::Refused(why)) => {
                     c.refused.fetch_add(1, Relaxed);
@@ -220,13 +249,21 @@ impl From<String> for End {
     }
 }
 
+/// What one connection checks against and reports to.
+struct Link<'a> {
+    policy: &'a ShipPolicy,
+    cert: Option<&'a [u8]>,
+    health: &'a CollectorHealth,
+    /// The collector's name once admitted.
+    name: std::sync::Mutex<Option<String>>,
+}
+
 async fn connection(
     tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
     peer: SocketAddr,
     remote: mpsc::Sender<RemoteBatch>,
     det: Arc<Detection>,
-    policy: &ShipPolicy,
-    cert: Option<&[u8]>,
+    link: &Link<'_>,
     c: &ShipServerCounters,
 ) -> Result<(), End> {
     let (mut rd, mut wr) = tokio::io::split(tls);
@@ -281,7 +318,7 @@ async fn connection(
                     ))
                 } else if p.is_empty() {
                     Err("empty producer name".to_owned())
-                } else if let Err(why) = policy.admit(&p, cert) {
+                } else if let Err(why) = link.policy.admit(&p, link.cert) {
                     out.clear();
                     frame::encode(
                         &Frame::Error {
@@ -294,12 +331,30 @@ async fn connection(
                     return Err(End::Refused(format!("{why} (announced {p})")));
                 } else {
                     info!(%peer, producer = %p, "collector connected");
+                    let name = collector_name(&p).to_owned();
+                    link.health.connected(&name, true);
+                    *link.name.lock().unwrap_or_else(|e| e.into_inner()) = Some(name);
                     producer = Some(p);
                     Ok(None)
                 }
             }
             (Frame::Batch { seq, payload }, Some(p)) => {
-                batch(seq, payload, p, &remote, &det, c).await.map(Some)
+                let r = batch(seq, payload, p, &remote, &det, c).await;
+                if let Ok((_, n)) = &r {
+                    link.health.batch(collector_name(p), *n);
+                }
+                r.map(|(seq, _)| Some(seq))
+            }
+            (
+                Frame::Heartbeat {
+                    spool_depth,
+                    oldest_unshipped_secs,
+                },
+                Some(p),
+            ) => {
+                link.health
+                    .heartbeat(collector_name(p), spool_depth, oldest_unshipped_secs);
+                Ok(None)
             }
             (other, _) => Err(format!("unexpected frame {other:?}")),
         };
@@ -320,7 +375,13 @@ async fn connection(
     }
 }
 
-/// Checks, matches and hands over one batch; returns the sequence to acknowledge.
+/// The collector's name: its producer id before the spool epoch.
+fn collector_name(producer: &str) -> &str {
+    producer.split('/').next().unwrap_or(producer)
+}
+
+/// Checks, matches and hands over one batch; returns the sequence to acknowledge and the
+/// events it held (0 for a re-delivery).
 async fn batch(
     seq: u64,
     payload: Vec<u8>,
@@ -328,7 +389,7 @@ async fn batch(
     remote: &mpsc::Sender<RemoteBatch>,
     det: &Arc<Detection>,
     c: &ShipServerCounters,
-) -> Result<u64, String> {
+) -> Result<(u64, u64), String> {
     let det = det.clone();
     let mut b: Batch = tokio::task::spawn_blocking(move || {
         let mut b: Batch =
@@ -355,11 +416,196 @@ async fn batch(
         Ok(true) => {
             c.batches.fetch_add(1, Relaxed);
             c.events.fetch_add(n, Relaxed);
+            Ok((seq, n))
         }
         Ok(false) => {
             c.duplicates.fetch_add(1, Relaxed);
+            Ok((seq, 0))
         }
-        Err(e) => return Err(e),
+        Err(e) => Err(e),
     }
-    Ok(seq)
+}
+
+/// How long a known collector may go without a heartbeat or a batch before it raises a
+/// "collector silent" alert (it sends a heartbeat every
+/// [`canh_collectors::ship::HEARTBEAT_EVERY`] while connected).
+pub const DEFAULT_COLLECTOR_SILENT_AFTER: Duration = Duration::from_secs(10 * 60);
+/// Age of a collector's oldest unshipped event that raises a "collector behind" alert.
+pub const DEFAULT_SPOOL_AGE_ALERT: Duration = Duration::from_secs(15 * 60);
+/// Collectors tracked for health; beyond this, new names are not tracked (counted).
+pub const MAX_TRACKED_COLLECTORS: usize = 10_000;
+/// Rule keys of the engine's own collector alerts.
+pub const COLLECTOR_SILENT_RULE: &str = "canh.collector_silent";
+pub const COLLECTOR_BACKLOG_RULE: &str = "canh.collector_backlog";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectorRow {
+    pub name: String,
+    pub last_seen_ms: i64,
+    pub spool_depth: u64,
+    pub oldest_unshipped_secs: u64,
+    pub batches: u64,
+    pub events: u64,
+    pub connected: bool,
+}
+
+#[derive(Debug, Default)]
+struct CollectorState {
+    row: CollectorRow,
+    silent_alerted: bool,
+    backlog_alerted: bool,
+}
+
+/// What the engine knows of each collector that shipped to it: when it was last heard from
+/// and how far behind its spool is. The alert stage asks it for alerts every few seconds.
+#[derive(Debug)]
+pub struct CollectorHealth {
+    silent_after_ms: i64,
+    backlog_after_secs: u64,
+    state: std::sync::Mutex<std::collections::HashMap<String, CollectorState>>,
+    pub untracked: AtomicU64,
+}
+
+impl CollectorHealth {
+    pub fn new(silent_after: Duration, backlog_after: Duration) -> CollectorHealth {
+        CollectorHealth {
+            silent_after_ms: silent_after.as_millis() as i64,
+            backlog_after_secs: backlog_after.as_secs(),
+            state: Default::default(),
+            untracked: AtomicU64::new(0),
+        }
+    }
+
+    fn with(&self, name: &str, f: impl FnOnce(&mut CollectorRow)) {
+        let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if !g.contains_key(name) && g.len() >= MAX_TRACKED_COLLECTORS {
+            self.untracked.fetch_add(1, Relaxed);
+            return;
+        }
+        let st = g.entry(name.to_owned()).or_default();
+        st.row.name = name.to_owned();
+        st.row.last_seen_ms = chrono::Utc::now().timestamp_millis();
+        f(&mut st.row);
+    }
+
+    fn connected(&self, name: &str, up: bool) {
+        self.with(name, |r| r.connected = up);
+    }
+
+    fn heartbeat(&self, name: &str, spool_depth: u64, oldest_unshipped_secs: u64) {
+        self.with(name, |r| {
+            r.spool_depth = spool_depth;
+            r.oldest_unshipped_secs = oldest_unshipped_secs;
+        });
+    }
+
+    fn batch(&self, name: &str, events: u64) {
+        self.with(name, |r| {
+            r.batches += 1;
+            r.events += events;
+        });
+    }
+
+    pub fn rows(&self) -> Vec<CollectorRow> {
+        let g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut rows: Vec<CollectorRow> = g.values().map(|s| s.row.clone()).collect();
+        rows.sort_by(|a, b| a.name.cmp(&b.name));
+        rows
+    }
+
+    /// Alerts for collectors that went silent or fell behind since the last call (one per
+    /// episode: a collector heard from again, or caught up, can raise again later).
+    pub fn check(&self, now_ms: i64) -> Vec<crate::alerts::store::AlertInput> {
+        let mut out = Vec::new();
+        let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        for st in g.values_mut() {
+            let r = &st.row;
+            let quiet_ms = now_ms - r.last_seen_ms;
+            // connected, it is silent only once it missed a few heartbeats; disconnected,
+            // after the configured time
+            let limit = if r.connected {
+                self.silent_after_ms
+                    .max(3 * canh_collectors::ship::HEARTBEAT_EVERY.as_millis() as i64)
+            } else {
+                self.silent_after_ms
+            };
+            if quiet_ms < limit {
+                st.silent_alerted = false;
+            } else if !st.silent_alerted {
+                st.silent_alerted = true;
+                out.push(collector_alert(
+                    COLLECTOR_SILENT_RULE,
+                    format!("Collector stopped reporting: {}", r.name),
+                    "high",
+                    format!(
+                        "Edge collector {} has sent no heartbeat or batch for {} s ({}; it sends a heartbeat every {} s while connected). \
+                         Until it is back, the sources behind it are not seen here. Check the collector host and its link to the engine, \
+                         and run `canh status --data SPOOL` on it: events it receives meanwhile wait in its spool and arrive when it reconnects.",
+                        r.name,
+                        quiet_ms / 1000,
+                        if r.connected {
+                            "its connection is open but quiet"
+                        } else {
+                            "its connection closed"
+                        },
+                        canh_collectors::ship::HEARTBEAT_EVERY.as_secs()
+                    ),
+                    &r.name,
+                    now_ms,
+                    Some(quiet_ms as f64 / 1000.0),
+                ));
+            }
+            if r.oldest_unshipped_secs < self.backlog_after_secs {
+                st.backlog_alerted = false;
+            } else if !st.backlog_alerted {
+                st.backlog_alerted = true;
+                out.push(collector_alert(
+                    COLLECTOR_BACKLOG_RULE,
+                    format!(
+                        "Collector {} is behind: oldest unshipped event {} min old",
+                        r.name,
+                        r.oldest_unshipped_secs / 60
+                    ),
+                    "medium",
+                    format!(
+                        "Edge collector {} reports {} spooled batches not yet acknowledged, the oldest received {} s ago. \
+                         Alerts on its events come late by that much. Look at the link between the collector and the engine \
+                         and at the engine's load (`canh status`).",
+                        r.name, r.spool_depth, r.oldest_unshipped_secs
+                    ),
+                    &r.name,
+                    now_ms,
+                    Some(r.oldest_unshipped_secs as f64),
+                ));
+            }
+        }
+        out
+    }
+}
+
+fn collector_alert(
+    rule: &str,
+    title: String,
+    level: &str,
+    description: String,
+    name: &str,
+    now_ms: i64,
+    value: Option<f64>,
+) -> crate::alerts::store::AlertInput {
+    crate::alerts::store::AlertInput {
+        rule: rule.to_owned(),
+        title,
+        level: level.to_owned(),
+        kind: "collector".to_owned(),
+        tags: Vec::new(),
+        description: Some(description),
+        group: vec![("collector".to_owned(), name.to_owned())],
+        window_start_ms: now_ms,
+        time_ms: now_ms,
+        new: true,
+        count: 1,
+        value,
+        seq: 0,
+        sample: None,
+    }
 }

@@ -447,6 +447,23 @@ pub fn render_text(s: &EngineStatus, now: DateTime<Utc>) -> String {
             sh.refused,
             sh.protocol_errors
         );
+        for r in &sh.collectors {
+            let seen = (now.timestamp_millis() - r.last_seen_ms).max(0) / 1000;
+            let _ = writeln!(
+                o,
+                "  collector {} {} · heard {seen}s ago · {} batches ({} events) · spool {} batches unshipped, oldest {}s",
+                r.name,
+                if r.connected {
+                    "connected"
+                } else {
+                    "DISCONNECTED"
+                },
+                r.batches,
+                r.events,
+                r.spool_depth,
+                r.oldest_unshipped_secs
+            );
+        }
     }
     if let Some(d) = &s.detection {
         let _ = writeln!(

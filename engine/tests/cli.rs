@@ -2539,16 +2539,49 @@ fn collector_spools_while_the_engine_is_down_and_survives_kill_9_exactly_once() 
     assert!(text.contains("NOT CONNECTED"), "{text}");
     col.kill9();
 
-    // both start again: everything arrives once
-    let eng = start_engine_shipping(&data, &pki, ship.port());
-    let col = Collector::start(&spool, &pki, "collector-a", "collector-a", ship);
+    // both start again: everything arrives once; the engine hears that the collector's
+    // oldest event waited longer than the (short) alert threshold
+    let mut args = vec!["--syslog", "tcp://127.0.0.1:0"];
+    let ship_args = pki.engine_args(ship.port());
+    args.extend(ship_args.iter().map(String::as_str));
+    args.extend(["--spool-age-alert", "1s", "--collector-silent-after", "3s"]);
+    let eng = Engine::start(&data, &args);
+    let mut col = Collector::start(&spool, &pki, "collector-a", "collector-a", ship);
     assert_exactly_once(&data, &col, "edgedown", 20_000);
     let st = eng.status();
     assert!(st["ship"]["batches"].as_u64().unwrap() >= 1, "{st}");
     assert_eq!(st["ship"]["refused"], 0, "{st}");
+    let row = &st["ship"]["collectors"][0];
+    assert_eq!(row["name"], "collector-a", "{st}");
+    assert_eq!(row["events"], 20_000, "{st}");
     let text = canh_ok(&["status"], &spool);
     assert!(text.contains("connected"), "{text}");
     assert!(text.contains("0 batches unshipped"), "{text}");
+    wait_alerts(&data, "the collector-behind alert", |a| {
+        a.iter().any(|x| {
+            x["rule"] == "canh.collector_backlog" && x["group"]["collector"] == "collector-a"
+        })
+    });
+
+    // the collector dies: the engine raises one "collector silent" alert
+    col.kill9();
+    let all = wait_alerts(&data, "the collector-silent alert", |a| {
+        a.iter().any(|x| x["rule"] == "canh.collector_silent")
+    });
+    let silent: Vec<_> = all
+        .iter()
+        .filter(|x| x["rule"] == "canh.collector_silent")
+        .collect();
+    assert_eq!(silent.len(), 1, "{all:?}");
+    assert!(
+        silent[0]["title"].as_str().unwrap().contains("collector-a"),
+        "{all:?}"
+    );
+    let text = canh_ok(&["status"], &data);
+    assert!(
+        text.contains("collector collector-a DISCONNECTED"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -2748,4 +2781,67 @@ fn collectors_without_a_valid_certificate_for_their_name_inject_nothing_and_are_
         "{audit}"
     );
     canh_ok(&["audit", "verify"], &data);
+}
+
+#[test]
+fn collect_refuses_a_readable_key_a_tiny_spool_and_a_bad_name_with_exit_2() {
+    if !have("openssl") {
+        println!("skipped: openssl not installed");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let pki = Pki::new(&d.path().join("pki"));
+    pki.client("ca", "collector-a");
+    let spool = d.path().join("spool");
+    let run = |key: &str, extra: &[&str]| {
+        canh()
+            .args(["collect", "--syslog", "tcp://127.0.0.1:0"])
+            .args(["--netflow", "udp://127.0.0.1:0", "--ship", "127.0.0.1:1"])
+            .args(["--tls-cert", &pki.path("collector-a.pem"), "--tls-key", key])
+            .args(["--ca", &pki.path("ca.pem"), "--spool"])
+            .arg(&spool)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let open_key = d.path().join("open.key");
+    std::fs::copy(pki.path("collector-a.key"), &open_key).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&open_key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    for (key, extra, says) in [
+        (
+            open_key.display().to_string(),
+            vec!["--name", "collector-a"],
+            "readable by others",
+        ),
+        (
+            pki.path("collector-a.key"),
+            vec!["--name", "collector-a", "--max-spool-bytes", "1000"],
+            "--max-spool-bytes 1000",
+        ),
+        (
+            pki.path("collector-a.key"),
+            vec!["--name", "a b/c"],
+            "--name",
+        ),
+    ] {
+        let o = run(&key, &extra);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(err.contains(says), "{extra:?}: {err}");
+    }
+    // --ship-listen without the engine's certificate is a usage error too
+    let o = canh()
+        .args(["up", "--data"])
+        .arg(d.path().join("data"))
+        .args([
+            "--ship-listen",
+            "127.0.0.1:0",
+            "--client-ca",
+            &pki.path("ca.pem"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--tls-cert"));
 }

@@ -6,6 +6,7 @@
 //! BATCH  (2) collector → engine: seq:u64 LE | a canh_core::Batch encoded with postcard
 //! ACK    (3) engine → collector: seq:u64 LE — the batch is durable (fsynced in the WAL)
 //! ERROR  (4) either way: a message (UTF-8), then the connection closes
+//! HEARTBEAT (5) collector → engine: spool_depth:u64 LE | oldest_unshipped_secs:u64 LE
 //! ```
 //!
 //! The frame says nothing about TLS or TCP: the same bytes could ride a NATS JetStream
@@ -25,6 +26,7 @@ const HELLO: u8 = 1;
 const BATCH: u8 = 2;
 const ACK: u8 = 3;
 const ERROR: u8 = 4;
+const HEARTBEAT: u8 = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
@@ -42,6 +44,12 @@ pub enum Frame {
     },
     Error {
         message: String,
+    },
+    /// The collector's spool, sent while connected so the engine knows a collector is alive
+    /// and how far behind it is.
+    Heartbeat {
+        spool_depth: u64,
+        oldest_unshipped_secs: u64,
     },
 }
 
@@ -86,6 +94,14 @@ pub fn encode(f: &Frame, out: &mut Vec<u8>) {
                 n -= 1;
             }
             out.extend_from_slice(&m[..n]);
+        }
+        Frame::Heartbeat {
+            spool_depth,
+            oldest_unshipped_secs,
+        } => {
+            out.push(HEARTBEAT);
+            out.extend_from_slice(&spool_depth.to_le_bytes());
+            out.extend_from_slice(&oldest_unshipped_secs.to_le_bytes());
         }
     }
     let len = (out.len() - start - 4) as u32;
@@ -151,6 +167,18 @@ pub fn decode(buf: &[u8]) -> Result<Option<(Frame, usize)>, FrameError> {
         ERROR => Frame::Error {
             message: text("ERROR", rest)?,
         },
+        HEARTBEAT => {
+            if rest.len() != 16 {
+                return Err(FrameError::Short {
+                    kind: "HEARTBEAT",
+                    len: rest.len(),
+                });
+            }
+            Frame::Heartbeat {
+                spool_depth: u64_at("HEARTBEAT", rest)?,
+                oldest_unshipped_secs: u64_at("HEARTBEAT", &rest[8..])?,
+            }
+        }
         k => return Err(FrameError::Kind(k)),
     };
     Ok(Some((f, 4 + len)))
@@ -169,6 +197,12 @@ mod tests {
                 .prop_map(|(seq, payload)| Frame::Batch { seq, payload }),
             any::<u64>().prop_map(|seq| Frame::Ack { seq }),
             "\\PC{0,60}".prop_map(|message| Frame::Error { message }),
+            (any::<u64>(), any::<u64>()).prop_map(|(spool_depth, oldest_unshipped_secs)| {
+                Frame::Heartbeat {
+                    spool_depth,
+                    oldest_unshipped_secs,
+                }
+            }),
         ]
     }
 

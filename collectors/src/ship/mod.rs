@@ -56,6 +56,8 @@ pub const READ_BUDGET: usize = 16 * 1024 * 1024;
 /// Reconnect back-off: first wait, and the longest.
 pub const BACKOFF_FIRST: Duration = Duration::from_millis(500);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// How often a connected collector tells the engine its spool depth and age.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
 /// A connection that lasted this long resets the back-off.
 pub const STABLE_CONNECTION: Duration = Duration::from_secs(1);
 /// Longest a TLS handshake or a silent engine may take before the connection is dropped.
@@ -256,25 +258,27 @@ pub fn spawn_writer(
     max_bytes: u64,
     c: Arc<ShipCounters>,
 ) -> JoinHandle<()> {
+    // before the thread starts (and the shipper's first heartbeat): the position and age of
+    // what was spooled before a restart
+    let durable = spool.durable_pos();
+    c.durable_pos.store(durable, Relaxed);
+    let acked = read_acked(&spool.dir).min(durable);
+    c.acked_pos.fetch_max(acked, Relaxed);
+    if durable > acked {
+        // the first unshipped batch dates them all
+        let first = wal::read_after(&spool.log_dir(), acked, acked + 1, READ_BUDGET)
+            .ok()
+            .and_then(|r| r.into_iter().next())
+            .and_then(|r| postcard::from_bytes::<Batch>(&r.payload).ok())
+            .and_then(|b| b.events.iter().map(|e| e.received.timestamp_millis()).min());
+        c.mark(
+            durable,
+            first.unwrap_or_else(|| chrono::Utc::now().timestamp_millis()),
+        );
+    }
     std::thread::Builder::new()
         .name("canh-spool".into())
         .spawn(move || {
-            let durable = spool.durable_pos();
-            c.durable_pos.store(durable, Relaxed);
-            let acked = read_acked(&spool.dir).min(durable);
-            c.acked_pos.fetch_max(acked, Relaxed);
-            if durable > acked {
-                // spooled before a restart: the first unshipped batch dates them all
-                let first = wal::read_after(&spool.log_dir(), acked, acked + 1, READ_BUDGET)
-                    .ok()
-                    .and_then(|r| r.into_iter().next())
-                    .and_then(|r| postcard::from_bytes::<Batch>(&r.payload).ok())
-                    .and_then(|b| b.events.iter().map(|e| e.received.timestamp_millis()).min());
-                c.mark(
-                    durable,
-                    first.unwrap_or_else(|| chrono::Utc::now().timestamp_millis()),
-                );
-            }
             let mut truncated = 0;
             let mut carry: Option<Vec<Event>> = None;
             loop {
@@ -586,7 +590,29 @@ async fn ship_once(cfg: &ShipperConfig, c: &ShipCounters) -> Result<(), String> 
         // events per sent batch, to count acknowledged events
         let mut in_flight: VecDeque<(u64, u64)> = VecDeque::new();
         let mut last_written_ack = sent;
+        let mut last_heartbeat: Option<std::time::Instant> = None;
         loop {
+            if last_heartbeat.is_none_or(|t| t.elapsed() >= HEARTBEAT_EVERY) {
+                let oldest = c.oldest_unacked_ms();
+                let hb = Frame::Heartbeat {
+                    spool_depth: c
+                        .durable_pos
+                        .load(Relaxed)
+                        .saturating_sub(c.acked_pos.load(Relaxed)),
+                    oldest_unshipped_secs: if oldest == 0 {
+                        0
+                    } else {
+                        ((chrono::Utc::now().timestamp_millis() - oldest).max(0) / 1000) as u64
+                    },
+                };
+                let mut b = Vec::new();
+                frame::encode(&hb, &mut b);
+                tokio::time::timeout(IO_TIMEOUT, wr.write_all(&b))
+                    .await
+                    .map_err(|_| "send timed out".to_owned())?
+                    .map_err(|e| format!("send: {e}"))?;
+                last_heartbeat = Some(std::time::Instant::now());
+            }
             // take every acknowledgement waiting
             loop {
                 let got = if in_flight.len() as u64 >= MAX_IN_FLIGHT {

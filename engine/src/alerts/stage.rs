@@ -87,6 +87,9 @@ pub struct StageConfig {
     pub silent: Option<SilentConfig>,
     /// Forwarding destination names (an outbox row per new alert each).
     pub dests: Vec<String>,
+    /// Edge collectors' health, when the engine accepts collectors: silent or lagging
+    /// collectors raise alerts.
+    pub collectors: Option<Arc<crate::ship::CollectorHealth>>,
 }
 
 #[derive(Debug, Default)]
@@ -331,6 +334,7 @@ impl Worker {
             }
             if last_silent.elapsed() >= SILENT_CHECK {
                 self.check_silent();
+                self.check_collectors();
                 last_silent = Instant::now();
             }
             if last_state.elapsed() >= STATE_INTERVAL {
@@ -497,6 +501,18 @@ impl Worker {
                 }
             }
         }
+    }
+
+    fn check_collectors(&mut self) {
+        let Some(h) = &self.cfg.collectors else {
+            return;
+        };
+        let inputs = h.check(chrono::Utc::now().timestamp_millis());
+        for i in &inputs {
+            warn!(alert = %i.title, "collector health");
+        }
+        let pos = self.last_pos;
+        self.write(&inputs, pos);
     }
 
     fn check_silent(&mut self) {
