@@ -70,9 +70,18 @@ pub struct Wal {
     file_len: u64,
     next_pos: u64,
     buf: Vec<u8>,
+    /// A segment is closed and a new one started past this size ([`SEGMENT_BYTES`] unless
+    /// set otherwise).
+    segment_bytes: u64,
 }
 
 impl Wal {
+    /// Sets the size past which a new segment starts (the collector's spool uses smaller
+    /// segments than the engine, so acknowledged data is deleted sooner).
+    pub fn set_segment_bytes(&mut self, n: u64) {
+        self.segment_bytes = n.max(1);
+    }
+
     /// Opens (or creates) the log in `dir`, repairs a torn tail and returns the records to
     /// replay through `replay` in order.
     pub fn open(dir: &Path, replay: impl FnMut(Record)) -> Result<(Wal, Recovery), WalError> {
@@ -140,6 +149,7 @@ impl Wal {
                 file_len,
                 next_pos,
                 buf: Vec::new(),
+                segment_bytes: SEGMENT_BYTES,
             },
             rec,
         ))
@@ -177,7 +187,7 @@ impl Wal {
                 self.buf.len() - HEADER_LEN
             )));
         }
-        if self.file_len >= SEGMENT_BYTES {
+        if self.file_len >= self.segment_bytes {
             self.roll()?;
         }
         let pos = self.next_pos;

@@ -23,9 +23,10 @@ use tracing::{error, info};
 use crate::cli::{UpArgs, UsageError, lock_data, resolve_config};
 use crate::status;
 
-/// Chunks of events waiting for the spool writer (the same bound as the engine's queue: TCP
-/// senders wait, UDP datagrams that find it full are dropped and counted).
-pub const SPOOL_QUEUE_CHUNKS: usize = crate::pipeline::EVENT_QUEUE_CHUNKS;
+/// Chunks of events (one per read from a connection or UDP batch) waiting for the spool
+/// writer. Small on purpose: events belong in the fsynced spool, not in memory; when it is
+/// full, TCP senders wait and UDP datagrams that find no room are dropped and counted.
+pub const SPOOL_QUEUE_CHUNKS: usize = 128;
 
 #[derive(Args, Debug)]
 pub struct CollectArgs {
@@ -55,7 +56,7 @@ pub struct CollectArgs {
     /// Spool folder: events wait here, fsynced, until the engine acknowledges them.
     #[arg(long, value_name = "DIR")]
     pub spool: PathBuf,
-    /// Largest spool on disk, bytes (at least 256 MiB).
+    /// Largest spool on disk, bytes (at least 16 MiB).
     #[arg(long, value_name = "BYTES", default_value_t = ship::DEFAULT_MAX_SPOOL_BYTES)]
     pub max_spool_bytes: u64,
     /// The collector's name: the engine checks its certificate is issued to it (default: the

@@ -2380,6 +2380,61 @@ impl Pki {
         self.issue(ca, name, "clientAuth", &format!("DNS:{name}"));
     }
 
+    /// A client certificate from the CA for `name` that expired in 2020 (`openssl ca` sets
+    /// the dates `x509 -req` cannot).
+    fn expired_client(&self, name: &str) {
+        self.ssl(&[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-subj",
+            &format!("/CN={name}"),
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.csr"),
+        ]);
+        std::fs::write(self.dir.join("index.txt"), "").unwrap();
+        std::fs::write(self.dir.join("serial"), "01\n").unwrap();
+        std::fs::write(
+            self.dir.join("ca.cnf"),
+            format!(
+                "[ca]\ndefault_ca = t\n[t]\ndir = .\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\n\
+                 default_md = sha256\npolicy = any\nunique_subject = no\nx509_extensions = ext\n\
+                 [any]\ncommonName = supplied\n[ext]\nbasicConstraints = CA:FALSE\n\
+                 keyUsage = digitalSignature\nextendedKeyUsage = clientAuth\nsubjectAltName = DNS:{name}\n"
+            ),
+        )
+        .unwrap();
+        self.ssl(&[
+            "ca",
+            "-batch",
+            "-config",
+            "ca.cnf",
+            "-cert",
+            "ca.pem",
+            "-keyfile",
+            "ca.key",
+            "-in",
+            &format!("{name}.csr"),
+            "-out",
+            &format!("{name}.pem"),
+            "-startdate",
+            "20200101000000Z",
+            "-enddate",
+            "20200102000000Z",
+        ]);
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            self.dir.join(format!("{name}.key")),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+    }
+
     fn path(&self, file: &str) -> String {
         self.dir.join(file).display().to_string()
     }
@@ -2419,12 +2474,26 @@ struct Collector {
     child: Child,
     spool: PathBuf,
     syslog: SocketAddr,
+    udp: SocketAddr,
 }
 
 impl Collector {
     fn start(spool: &Path, pki: &Pki, cert: &str, name: &str, ship: SocketAddr) -> Collector {
+        Collector::start_with(spool, pki, cert, name, ship, &[])
+    }
+
+    fn start_with(
+        spool: &Path,
+        pki: &Pki,
+        cert: &str,
+        name: &str,
+        ship: SocketAddr,
+        extra: &[&str],
+    ) -> Collector {
         let mut child = canh()
             .args(["collect", "--syslog", "tcp://127.0.0.1:0"])
+            .args(["--syslog", "udp://127.0.0.1:0"])
+            .args(extra)
             .args(["--netflow", "udp://127.0.0.1:0", "--ship"])
             .arg(ship.to_string())
             .args(["--tls-cert", &pki.path(&format!("{cert}.pem"))])
@@ -2442,7 +2511,7 @@ impl Collector {
             .spawn()
             .expect("spawn canh collect");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut syslog = None;
+        let (mut syslog, mut udp) = (None, None);
         loop {
             let Some(Ok(line)) = lines.next() else {
                 let err =
@@ -2450,8 +2519,13 @@ impl Collector {
                 panic!("canh collect exited before shipping: {err}");
             };
             if let Some(rest) = line.strip_prefix("listening syslog ") {
-                let (_, b) = rest.split_once(" (bound ").unwrap();
-                syslog = Some(b.trim_end_matches(')').parse().unwrap());
+                let (url, b) = rest.split_once(" (bound ").unwrap();
+                let b = Some(b.trim_end_matches(')').parse().unwrap());
+                if url.starts_with("udp") {
+                    udp = b;
+                } else {
+                    syslog = b;
+                }
             }
             if line.starts_with("shipping to ") {
                 break;
@@ -2461,7 +2535,8 @@ impl Collector {
         Collector {
             child,
             spool: spool.to_owned(),
-            syslog: syslog.expect("a syslog listener"),
+            syslog: syslog.expect("a TCP syslog listener"),
+            udp: udp.expect("a UDP syslog listener"),
         }
     }
 
@@ -2757,8 +2832,17 @@ fn collectors_without_a_valid_certificate_for_their_name_inject_nothing_and_are_
         s["ship"]["spooled_events"] == 100 && s["ship"]["connect_failures"].as_u64() >= Some(1)
     });
 
-    let st = eng.wait_status("four refusals", |s| {
-        s["ship"]["refused"].as_u64() >= Some(4)
+    // a collector whose certificate expired
+    let old_spool = d.path().join("old-spool");
+    pki.expired_client("collector-old");
+    let old = Collector::start(&old_spool, &pki, "collector-old", "collector-old", ship);
+    send_numbered(old.syslog, "edgeexpired", 0..100);
+    old.wait_status("the expired collector refused", |s| {
+        s["ship"]["spooled_events"] == 100 && s["ship"]["connect_failures"].as_u64() >= Some(1)
+    });
+
+    let st = eng.wait_status("five refusals", |s| {
+        s["ship"]["refused"].as_u64() >= Some(5)
     });
     assert_eq!(st["ship"]["batches"], 0, "{st}");
     std::thread::sleep(Duration::from_millis(1500));
@@ -2772,7 +2856,13 @@ fn collectors_without_a_valid_certificate_for_their_name_inject_nothing_and_are_
         .lines()
         .filter(|l| l.contains("collector.refused"))
         .collect();
-    assert!(refusals.len() >= 4, "{audit}");
+    assert!(refusals.len() >= 5, "{audit}");
+    assert!(
+        refusals
+            .iter()
+            .any(|l| l.to_lowercase().contains("expired")),
+        "{audit}"
+    );
     assert!(refusals.iter().all(|l| l.contains("127.0.0.1:")), "{audit}");
     assert!(
         refusals
@@ -2844,4 +2934,97 @@ fn collect_refuses_a_readable_key_a_tiny_spool_and_a_bad_name_with_exit_2() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--tls-cert"));
+}
+
+#[test]
+fn a_full_spool_slows_tcp_senders_and_counts_udp_drops_then_drains_exactly_once() {
+    if !have("openssl") {
+        println!("skipped: openssl not installed");
+        return;
+    }
+    // three tags of 100,000 (a search returns at most 100,000 events to check one by one)
+    const TCP_TAGS: [&str; 3] = ["fulltcpa", "fulltcpb", "fulltcpc"];
+    const TCP_EVENTS: u32 = 100_000;
+    const UDP_EVENTS: u32 = 2_000;
+    let d = tempfile::tempdir().unwrap();
+    let pki = Pki::new(&d.path().join("pki"));
+    pki.client("ca", "collector-a");
+    let (data, spool) = (d.path().join("data"), d.path().join("spool"));
+    let port = free_tcp_port();
+    let ship: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    // the smallest spool, and no engine: it fills
+    let col = Collector::start_with(
+        &spool,
+        &pki,
+        "collector-a",
+        "collector-a",
+        ship,
+        &["--max-spool-bytes", "16777216"],
+    );
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sender = std::thread::spawn({
+        let (addr, done) = (col.syslog, done.clone());
+        move || {
+            for tag in TCP_TAGS {
+                send_numbered(addr, tag, 0..TCP_EVENTS);
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    col.wait_status("the spool full", |s| {
+        s["ship"]["spool_full_waits"].as_u64() > Some(0)
+    });
+    // the queue behind the spool fills too; then the TCP sender waits (no loss) and UDP
+    // datagrams that find no room are dropped and counted
+    std::thread::sleep(Duration::from_secs(2));
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for k in 0..UDP_EVENTS {
+        udp.send_to(
+            format!("<134>1 2026-11-25T10:00:00Z web01 app - - - fulludp seq{k}").as_bytes(),
+            col.udp,
+        )
+        .unwrap();
+    }
+    col.wait_status("UDP drops counted", |s| {
+        s["listeners"].as_array().unwrap().iter().any(|l| {
+            l["url"].as_str().unwrap().starts_with("udp") && l["dropped_queue"].as_u64() > Some(0)
+        })
+    });
+    assert!(
+        !done.load(std::sync::atomic::Ordering::SeqCst),
+        "the TCP sender was held back while the spool was full"
+    );
+    let st = col.status();
+    let spool_bytes = st["ship"]["spool_bytes"].as_u64().unwrap();
+    assert!(
+        spool_bytes <= 16 * 1024 * 1024 + 9 * 1024 * 1024,
+        "spool bounded: {st}"
+    );
+
+    // the engine comes: the spool drains, the TCP sender finishes, nothing is lost or doubled
+    let _eng = start_engine_shipping(&data, &pki, port);
+    sender.join().unwrap();
+    for tag in TCP_TAGS {
+        assert_exactly_once(&data, &col, tag, TCP_EVENTS);
+    }
+    let st = col.status();
+    let l = st["listeners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["url"].as_str().unwrap().starts_with("udp"))
+        .unwrap()
+        .clone();
+    let dropped = l["dropped_queue"].as_u64().unwrap() + l["dropped_kernel"].as_u64().unwrap();
+    assert_eq!(
+        l["received"].as_u64().unwrap() + l["dropped_kernel"].as_u64().unwrap(),
+        u64::from(UDP_EVENTS),
+        "{l}"
+    );
+    let want = u64::from(UDP_EVENTS) - dropped;
+    assert_eq!(
+        wait_count(&data, "fulludp", want),
+        want,
+        "every UDP record indexed or counted: {l}"
+    );
 }

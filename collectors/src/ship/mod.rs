@@ -44,9 +44,11 @@ pub const MAX_SPOOL_BATCH_EVENTS: usize = 8192;
 /// About the most raw bytes in one spooled batch: keeps every batch's frame far below
 /// [`frame::MAX_FRAME_BYTES`] (an event's raw record is at most 64 KiB).
 pub const MAX_SPOOL_BATCH_BYTES: usize = 8 * 1024 * 1024;
+/// Spool segment size: acknowledged data is deleted a segment at a time.
+pub const SPOOL_SEGMENT_BYTES: u64 = 4 * 1024 * 1024;
 /// The smallest spool: the segment being written is never deleted, so a spool must hold
 /// several segments to drain while full.
-pub const MIN_SPOOL_BYTES: u64 = 4 * wal::SEGMENT_BYTES;
+pub const MIN_SPOOL_BYTES: u64 = 4 * SPOOL_SEGMENT_BYTES;
 /// How long the writer waits before looking again when the spool is full.
 pub const SPOOL_FULL_WAIT: Duration = Duration::from_millis(100);
 /// Batches sent and not yet acknowledged, per connection.
@@ -227,7 +229,8 @@ impl Spool {
             }
             Err(e) => return Err(io(&epoch_path)(e)),
         };
-        let (wal, rec) = Wal::open(&dir.join("log"), |_| {})?;
+        let (mut wal, rec) = Wal::open(&dir.join("log"), |_| {})?;
+        wal.set_segment_bytes(SPOOL_SEGMENT_BYTES);
         if rec.torn_bytes > 0 {
             warn!(
                 bytes = rec.torn_bytes,
