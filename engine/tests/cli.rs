@@ -2776,11 +2776,17 @@ fn collectors_without_a_valid_certificate_for_their_name_inject_nothing_and_are_
     let d = tempfile::tempdir().unwrap();
     let pki = Pki::new(&d.path().join("pki"));
     pki.client("ca", "collector-b");
+    pki.client("ca", "collector-c");
     pki.client("foreign-ca", "intruder");
     let data = d.path().join("data");
     let port = free_tcp_port();
     let ship: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let eng = start_engine_shipping(&data, &pki, port);
+    // collectors a and b may ship; c has a valid certificate but is not on the list
+    let mut args: Vec<String> = vec!["--syslog".into(), "tcp://127.0.0.1:0".into()];
+    args.extend(pki.engine_args(port));
+    args.extend(["--ship-allow", "collector-a", "--ship-allow", "collector-b"].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let eng = Engine::start(&data, &args);
 
     // plaintext: a HELLO and a batch-looking frame without TLS
     {
@@ -2832,6 +2838,14 @@ fn collectors_without_a_valid_certificate_for_their_name_inject_nothing_and_are_
         s["ship"]["spooled_events"] == 100 && s["ship"]["connect_failures"].as_u64() >= Some(1)
     });
 
+    // a collector with a valid certificate for its name, not on the allow-list
+    let c_spool = d.path().join("c-spool");
+    let c = Collector::start(&c_spool, &pki, "collector-c", "collector-c", ship);
+    send_numbered(c.syslog, "edgenotallowed", 0..100);
+    c.wait_status("the unlisted collector refused", |s| {
+        s["ship"]["spooled_events"] == 100 && s["ship"]["connect_failures"].as_u64() >= Some(1)
+    });
+
     // a collector whose certificate expired
     let old_spool = d.path().join("old-spool");
     pki.expired_client("collector-old");
@@ -2841,9 +2855,7 @@ fn collectors_without_a_valid_certificate_for_their_name_inject_nothing_and_are_
         s["ship"]["spooled_events"] == 100 && s["ship"]["connect_failures"].as_u64() >= Some(1)
     });
 
-    let st = eng.wait_status("five refusals", |s| {
-        s["ship"]["refused"].as_u64() >= Some(5)
-    });
+    let st = eng.wait_status("six refusals", |s| s["ship"]["refused"].as_u64() >= Some(6));
     assert_eq!(st["ship"]["batches"], 0, "{st}");
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(
@@ -2856,7 +2868,11 @@ fn collectors_without_a_valid_certificate_for_their_name_inject_nothing_and_are_
         .lines()
         .filter(|l| l.contains("collector.refused"))
         .collect();
-    assert!(refusals.len() >= 5, "{audit}");
+    assert!(refusals.len() >= 6, "{audit}");
+    assert!(
+        refusals.iter().any(|l| l.contains("not on the allow-list")),
+        "{audit}"
+    );
     assert!(
         refusals
             .iter()
