@@ -422,8 +422,8 @@ fn next_input(
     rrx: &mut mpsc::Receiver<RemoteBatch>,
 ) -> Option<Input> {
     rt.block_on(async {
+        // unbiased: collectors draining a backlog must not starve the engine's own listeners
         tokio::select! {
-            biased;
             Some(r) = rrx.recv() => Some(Input::Remote(r)),
             v = rx.recv() => v.map(Input::Events),
         }

@@ -27,8 +27,14 @@ use crate::pipeline::RemoteBatch;
 
 /// Collector connections served at once; more are refused and counted.
 pub const MAX_SHIP_CONNECTIONS: usize = 256;
-/// Longest a TLS handshake or a silent collector may take.
-pub const SHIP_IO_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest a TLS handshake, or the HELLO after it, may take: a peer holding a connection
+/// slot without finishing is dropped this soon.
+pub const SHIP_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest an admitted collector may be silent: it sends a heartbeat every
+/// [`canh_collectors::ship::HEARTBEAT_EVERY`], so this finds a dead or half-open connection.
+pub const SHIP_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest epoch part of a producer id (`name/epoch`): the collector writes a hex number.
+pub const MAX_EPOCH_CHARS: usize = 32;
 /// Refused connections written to the audit log per minute (the rest are only counted, so a
 /// flood of bad handshakes cannot flood the log).
 pub const MAX_REFUSED_AUDITS_PER_MINUTE: u32 = 60;
@@ -114,6 +120,15 @@ impl ShipPolicy {
     /// Checks the producer a collector announced against its certificate and the allow-list.
     fn admit(&self, producer: &str, cert: Option<&[u8]>) -> Result<(), String> {
         let name = collector_name(producer);
+        let epoch = producer.split_once('/').map_or("", |x| x.1);
+        if epoch.is_empty()
+            || epoch.len() > MAX_EPOCH_CHARS
+            || !epoch.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return Err(format!(
+                "producer {producer:?} is not NAME/EPOCH (hex epoch)"
+            ));
+        }
         if !self.allow.is_empty() && !self.allow.iter().any(|a| a == name) {
             return Err(format!("collector {name:?} is not on the allow-list"));
         }
@@ -184,7 +199,8 @@ pub async fn serve(listener: tokio::net::TcpListener, server: ShipServer) {
         );
         tokio::spawn(async move {
             let _permit = permit;
-            let tls = match tokio::time::timeout(SHIP_IO_TIMEOUT, acceptor.accept(tcp)).await {
+            let tls = match tokio::time::timeout(SHIP_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
+            {
                 Ok(Ok(t)) => t,
                 Ok(Err(e)) => {
                     c.refused.fetch_add(1, Relaxed);
@@ -280,7 +296,7 @@ async fn connection(
                 }
                 None if producer.is_none() => {
                     // the HELLO must come soon after the handshake
-                    let n = tokio::time::timeout(SHIP_IO_TIMEOUT, rd.read(&mut chunk))
+                    let n = tokio::time::timeout(SHIP_HANDSHAKE_TIMEOUT, rd.read(&mut chunk))
                         .await
                         .map_err(|_| "no HELLO from the collector".to_owned())?
                         .map_err(|e| format!("read: {e}"))?;
@@ -290,11 +306,11 @@ async fn connection(
                     buf.extend_from_slice(&chunk[..n]);
                 }
                 None => {
-                    // an idle collector (nothing spooled) stays connected; a dead one is
-                    // found by TCP keepalive or by its next write
-                    let n = rd
-                        .read(&mut chunk)
+                    // an idle collector still sends heartbeats; silence means a dead peer or
+                    // a half-open connection, which must not keep its slot
+                    let n = tokio::time::timeout(SHIP_IDLE_TIMEOUT, rd.read(&mut chunk))
                         .await
+                        .map_err(|_| "no heartbeat from the collector".to_owned())?
                         .map_err(|e| format!("read: {e}"))?;
                     if n == 0 {
                         return Ok(());
@@ -391,20 +407,30 @@ async fn batch(
     c: &ShipServerCounters,
 ) -> Result<(u64, u64), String> {
     let det = det.clone();
-    let mut b: Batch = tokio::task::spawn_blocking(move || {
+    let name = collector_name(producer).to_owned();
+    let b: Batch = tokio::task::spawn_blocking(move || {
         let mut b: Batch =
             postcard::from_bytes(&payload).map_err(|e| format!("batch {seq}: {e}"))?;
+        // the spooled id names the producer the spool was written as (a collector renamed
+        // since keeps its spool); the position must match the frame
+        if b.id.seq != seq {
+            return Err(format!(
+                "batch id {}#{} does not match the frame's sequence {seq}",
+                b.id.producer, b.id.seq
+            ));
+        }
+        let now = chrono::Utc::now();
+        for ev in &mut b.events {
+            // which collector shipped it, whatever the event says; no time from its future
+            ev.origin.listener = format!("{name}:{}", ev.origin.listener);
+            ev.received = ev.received.min(now);
+        }
         det.current().annotate(&mut b.events);
         Ok::<_, String>(b)
     })
     .await
     .map_err(|e| e.to_string())??;
-    if b.id.seq != seq || b.id.producer != producer {
-        return Err(format!(
-            "batch id {}#{} does not match the frame ({producer}#{seq})",
-            b.id.producer, b.id.seq
-        ));
-    }
+    let mut b = b;
     b.id.producer = producer.to_owned();
     let n = b.events.len() as u64;
     let (tx, rx) = oneshot::channel();
@@ -447,6 +473,9 @@ pub struct CollectorRow {
     pub batches: u64,
     pub events: u64,
     pub connected: bool,
+    /// Open connections (an old one may linger a moment after a reconnect).
+    #[serde(default)]
+    pub connections: u32,
 }
 
 #[derive(Debug, Default)]
@@ -488,8 +517,16 @@ impl CollectorHealth {
         f(&mut st.row);
     }
 
+    /// A connection of collector `name` opened (`up`) or closed.
     fn connected(&self, name: &str, up: bool) {
-        self.with(name, |r| r.connected = up);
+        self.with(name, |r| {
+            r.connections = if up {
+                r.connections + 1
+            } else {
+                r.connections.saturating_sub(1)
+            };
+            r.connected = r.connections > 0;
+        });
     }
 
     fn heartbeat(&self, name: &str, spool_depth: u64, oldest_unshipped_secs: u64) {

@@ -2628,6 +2628,16 @@ fn collector_spools_while_the_engine_is_down_and_survives_kill_9_exactly_once() 
     assert_eq!(st["ship"]["refused"], 0, "{st}");
     let row = &st["ship"]["collectors"][0];
     assert_eq!(row["name"], "collector-a", "{st}");
+    // every event says which collector shipped it
+    let o = search(&data, &["edgedown", "--json", "--limit", "1"]);
+    let ev: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().next().unwrap()).unwrap();
+    assert!(
+        ev["canh.listener"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("collector-a:tcp://")),
+        "{ev}"
+    );
     assert_eq!(row["events"], 20_000, "{st}");
     let text = canh_ok(&["status"], &spool);
     assert!(text.contains("connected"), "{text}");

@@ -209,6 +209,21 @@ fn write_acked(dir: &Path, pos: u64) -> std::io::Result<()> {
     std::fs::rename(&tmp, acked_path(dir))
 }
 
+/// Writes (fsynced) and returns a new spool epoch: a hex number from the clock and the pid.
+fn new_epoch(path: &Path) -> Result<String, ShipError> {
+    let e = format!(
+        "{:x}",
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+            ^ i64::from(std::process::id())
+    );
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+    std::io::Write::write_all(&mut f, e.as_bytes()).map_err(io(&tmp))?;
+    f.sync_all().map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))?;
+    Ok(e)
+}
+
 impl Spool {
     /// Opens (creating) the spool in `dir` for collector `name`.
     pub fn open(dir: &Path, name: &str) -> Result<Spool, ShipError> {
@@ -216,21 +231,22 @@ impl Spool {
         let epoch_path = dir.join("epoch");
         let epoch = match std::fs::read_to_string(&epoch_path) {
             Ok(e) => e.trim().to_owned(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let e = format!(
-                    "{:x}",
-                    chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
-                        ^ i64::from(std::process::id())
-                );
-                let mut f = std::fs::File::create(&epoch_path).map_err(io(&epoch_path))?;
-                std::io::Write::write_all(&mut f, e.as_bytes()).map_err(io(&epoch_path))?;
-                f.sync_all().map_err(io(&epoch_path))?;
-                e
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => new_epoch(&epoch_path)?,
             Err(e) => return Err(io(&epoch_path)(e)),
         };
-        let (mut wal, rec) = Wal::open(&dir.join("log"), |_| {})?;
+        // positions never go below what the engine acknowledged (it would take reused
+        // positions for re-deliveries)
+        let acked = read_acked(dir);
+        let (mut wal, rec) = Wal::open_after(&dir.join("log"), acked, |_| {})?;
         wal.set_segment_bytes(SPOOL_SEGMENT_BYTES);
+        let epoch = if rec.records == 0 && acked > 0 {
+            // the log is gone but the epoch stayed: the engine may hold positions past the
+            // acknowledged one from this epoch, so start a new one
+            warn!(acked, "spool log missing; starting a new spool epoch");
+            new_epoch(&epoch_path)?
+        } else {
+            epoch
+        };
         if rec.torn_bytes > 0 {
             warn!(
                 bytes = rec.torn_bytes,
@@ -502,11 +518,16 @@ pub async fn run_shipper(cfg: ShipperConfig, c: Arc<ShipCounters>) {
     loop {
         c.connects.fetch_add(1, Relaxed);
         let began = std::time::Instant::now();
+        let acked_before = c.acked_batches.load(Relaxed);
         let r = ship_once(&cfg, &c).await;
-        // a connection that stayed up starts the back-off over (the engine restarted or the
-        // link dropped: resume as soon as it is back); one refused right after the handshake
-        // keeps backing off
-        if c.connected.swap(0, Relaxed) == 1 && began.elapsed() >= STABLE_CONNECTION {
+        // a connection that stayed up or got acknowledgements starts the back-off over (the
+        // engine restarted or the link dropped: resume as soon as it is back); one refused
+        // right after the handshake keeps backing off
+        let was_up = c.connected.swap(0, Relaxed) == 1;
+        if was_up
+            && (began.elapsed() >= STABLE_CONNECTION
+                || c.acked_batches.load(Relaxed) > acked_before)
+        {
             backoff = BACKOFF_FIRST;
         }
         if let Err(e) = r {
@@ -709,4 +730,41 @@ async fn ship_once(cfg: &ShipperConfig, c: &ShipCounters) -> Result<(), String> 
     .await;
     reader.abort();
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_spool_log_starts_a_new_epoch_and_positions_stay_above_the_acknowledged() {
+        let d = tempfile::tempdir().unwrap();
+        let first = Spool::open(d.path(), "edge1").unwrap();
+        assert!(first.producer.starts_with("edge1/"));
+        drop(first);
+        // the engine acknowledged through 7; then the log folder is lost
+        write_acked(d.path(), 7).unwrap();
+        let before = std::fs::read_to_string(d.path().join("epoch")).unwrap();
+        std::fs::remove_dir_all(d.path().join("log")).unwrap();
+        let again = Spool::open(d.path(), "edge1").unwrap();
+        assert_ne!(again.producer, format!("edge1/{before}"), "a new epoch");
+        assert!(again.durable_pos() >= 7, "positions continue past 7");
+        // a spool that kept its log keeps its epoch
+        let mut again = again;
+        let pos = again
+            .wal
+            .append(&Batch {
+                id: BatchId {
+                    producer: again.producer.clone(),
+                    seq: again.wal.next_pos(),
+                },
+                events: Vec::new(),
+            })
+            .unwrap();
+        assert_eq!(pos, 8);
+        let prod = again.producer.clone();
+        drop(again);
+        let kept = Spool::open(d.path(), "edge1").unwrap();
+        assert_eq!(kept.producer, prod);
+    }
 }
