@@ -11,8 +11,9 @@ use chrono::{DateTime, Duration, FixedOffset, Utc};
 
 use crate::i18n::Lang;
 use crate::model::{
-    Alert, AlertDetail, AlertsStatus, Counts, Detection, EngineStatus, Exporter, HistoryEntry, Hit,
-    Listener, Netflow, Pipeline, RuleEntry, RuleHits, Sample, Source, Stage,
+    Alert, AlertDetail, AlertsStatus, Collector, Counts, Detection, EngineStatus, Exporter,
+    HistoryEntry, Hit, Listener, Netflow, Pipeline, RuleEntry, RuleHits, Sample, Ship, Source,
+    Stage,
 };
 use crate::state::{App, Conn, DetailView, EventView, StatusFilter};
 
@@ -553,6 +554,26 @@ fn status(secs_ago: i64) -> EngineStatus {
                 acknowledged: 2,
                 closed: 2,
             },
+        }),
+        ship: Some(Ship {
+            listen: "0.0.0.0:6000".into(),
+            refused: 1,
+            collectors: vec![
+                Collector {
+                    name: "dc-collector-01".into(),
+                    last_seen_ms: (updated - Duration::seconds(4)).timestamp_millis(),
+                    spool_depth: 0,
+                    oldest_unshipped_secs: 0,
+                    connected: true,
+                },
+                Collector {
+                    name: "so-tttt-02".into(),
+                    last_seen_ms: (updated - Duration::minutes(42)).timestamp_millis(),
+                    spool_depth: 318,
+                    oldest_unshipped_secs: 2_520,
+                    connected: false,
+                },
+            ],
         }),
     }
 }

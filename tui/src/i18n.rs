@@ -334,6 +334,12 @@ catalog! {
     OvSuppressed => "suppressed matches", "khớp đã loại trừ";
     OvSilent => "silent sources", "nguồn im lặng";
     OvInactive => "not listening", "không lắng nghe";
+    OvCollector => "collector {}", "bộ thu {}";
+    OvCollectorLine => "heard {} ago · {} batches unshipped, oldest {}", "nghe cách đây {} · {} lô chưa gửi, cũ nhất {}";
+    OvConnected => "connected", "đã kết nối";
+    OvDisconnected => "DISCONNECTED", "MẤT KẾT NỐI";
+    OvShipRefused => "refused", "bị từ chối";
+    OvCollectorsOk => "collectors shipping", "bộ thu đang gửi";
     OvRules => "rules", "luật";
     OvRulesLine => "{} on · {} unsupported · {} invalid", "{} bật · {} chưa hỗ trợ · {} lỗi";
     OvReloadError => "last reload failed", "lần nạp lại cuối bị lỗi";

@@ -212,6 +212,28 @@ pub struct EngineStatus {
     pub detection: Option<Detection>,
     pub netflow: Vec<Netflow>,
     pub alerts: Option<AlertsStatus>,
+    /// The listener for edge collectors, when the engine runs one.
+    pub ship: Option<Ship>,
+}
+
+/// The engine's collector listener and the collectors it has heard from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Ship {
+    pub listen: String,
+    pub refused: u64,
+    pub collectors: Vec<Collector>,
+}
+
+/// One edge collector as the engine last heard of it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Collector {
+    pub name: String,
+    pub last_seen_ms: i64,
+    pub spool_depth: u64,
+    pub oldest_unshipped_secs: u64,
+    pub connected: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -1258,6 +1258,14 @@ fn render_listeners(app: &App, th: Theme, st: &EngineStatus, f: &mut Frame<'_>, 
     }
 }
 
+/// A collector whose oldest unshipped event is older than this is shown as lagging.
+const COLLECTOR_LAG_WARN_SECS: u64 = 60;
+
+/// Disconnected or lagging: shown on a line of its own, at the top of the health panel.
+fn collector_trouble(c: &crate::model::Collector) -> bool {
+    !c.connected || c.oldest_unshipped_secs >= COLLECTOR_LAG_WARN_SECS
+}
+
 fn render_health(app: &App, th: Theme, st: &EngineStatus, f: &mut Frame<'_>, area: Rect) {
     let b = block(th, app.t(T::OvHealth));
     let inner = b.inner(area);
@@ -1291,6 +1299,37 @@ fn render_health(app: &App, th: Theme, st: &EngineStatus, f: &mut Frame<'_>, are
             T::OvUpdated.fmt(app.lang, &[&span_text(app.lang, age)]),
             style,
         )));
+    }
+    // collectors in trouble first: in a small panel they must not scroll out of sight
+    if let Some(sh) = &st.ship {
+        for c in sh.collectors.iter().filter(|c| collector_trouble(c)) {
+            let heard = (app.now.timestamp_millis() - c.last_seen_ms).max(0) / 1000;
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!("{}: ", T::OvCollector.fmt(app.lang, &[&c.name])),
+                    th.label(),
+                ),
+                if c.connected {
+                    Span::styled(app.t(T::OvConnected), th.warn())
+                } else {
+                    Span::styled(app.t(T::OvDisconnected), th.error())
+                },
+                Span::styled(
+                    format!(
+                        " · {}",
+                        T::OvCollectorLine.fmt(
+                            app.lang,
+                            &[
+                                &span_text(app.lang, heard),
+                                &c.spool_depth,
+                                &span_text(app.lang, c.oldest_unshipped_secs as i64),
+                            ],
+                        )
+                    ),
+                    th.warn(),
+                ),
+            ]));
+        }
     }
     let p = &st.pipeline;
     lines.push(Line::from(vec![
@@ -1339,6 +1378,19 @@ fn render_health(app: &App, th: Theme, st: &EngineStatus, f: &mut Frame<'_>, are
                     th.ok()
                 },
             ),
+        ]));
+    }
+    if let Some(sh) = &st.ship {
+        let healthy = sh
+            .collectors
+            .iter()
+            .filter(|c| !collector_trouble(c))
+            .count();
+        lines.push(Line::from(vec![
+            Span::styled(format!("{}: ", app.t(T::OvCollectorsOk)), th.label()),
+            Span::styled(healthy.to_string(), th.ok()),
+            Span::raw(format!("  {} ", app.t(T::OvShipRefused))),
+            num(sh.refused, true),
         ]));
     }
     let mut inactive = vec![Span::styled(
