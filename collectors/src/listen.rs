@@ -473,6 +473,32 @@ pub fn tls_server_config(
     key_pem: &[u8],
     client_ca_pem: Option<&[u8]>,
 ) -> Result<Arc<rustls::ServerConfig>, TlsConfigError> {
+    let (certs, key) = cert_and_key(cert_pem, key_pem)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsConfigError::Rustls(e.to_string()))?;
+    let builder = match client_ca_pem {
+        None => builder.with_no_client_auth(),
+        Some(ca) => builder.with_client_cert_verifier(client_verifier(ca, provider)?),
+    };
+    let cfg = builder
+        .with_single_cert(certs, key)
+        .map_err(|e| TlsConfigError::Rustls(e.to_string()))?;
+    Ok(Arc::new(cfg))
+}
+
+/// A certificate chain and its private key, from PEM.
+pub fn cert_and_key(
+    cert_pem: &[u8],
+    key_pem: &[u8],
+) -> Result<
+    (
+        Vec<rustls::pki_types::CertificateDer<'static>>,
+        rustls::pki_types::PrivateKeyDer<'static>,
+    ),
+    TlsConfigError,
+> {
     let certs: Vec<_> = rustls_pemfile::certs(&mut &cert_pem[..])
         .collect::<Result<_, _>>()
         .map_err(|e| TlsConfigError::Pem("certificate", e.to_string()))?;
@@ -485,39 +511,35 @@ pub fn tls_server_config(
     let key = rustls_pemfile::private_key(&mut &key_pem[..])
         .map_err(|e| TlsConfigError::Pem("private key", e.to_string()))?
         .ok_or_else(|| TlsConfigError::Pem("private key", "no PRIVATE KEY block".into()))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| TlsConfigError::Rustls(e.to_string()))?;
-    let builder = match client_ca_pem {
-        None => builder.with_no_client_auth(),
-        Some(ca) => {
-            let mut roots = rustls::RootCertStore::empty();
-            for c in rustls_pemfile::certs(&mut &ca[..]) {
-                let c = c.map_err(|e| TlsConfigError::Pem("client CA", e.to_string()))?;
-                roots
-                    .add(c)
-                    .map_err(|e| TlsConfigError::Rustls(e.to_string()))?;
-            }
-            if roots.is_empty() {
-                return Err(TlsConfigError::Pem(
-                    "client CA",
-                    "no CERTIFICATE block".into(),
-                ));
-            }
-            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-                Arc::new(roots),
-                provider,
-            )
-            .build()
+    Ok((certs, key))
+}
+
+/// Trust anchors from PEM; `what` names the file in errors ("CA", "client CA").
+pub fn root_store(pem: &[u8], what: &'static str) -> Result<rustls::RootCertStore, TlsConfigError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pemfile::certs(&mut &pem[..]) {
+        let c = c.map_err(|e| TlsConfigError::Pem(what, e.to_string()))?;
+        roots
+            .add(c)
             .map_err(|e| TlsConfigError::Rustls(e.to_string()))?;
-            builder.with_client_cert_verifier(verifier)
-        }
-    };
-    let cfg = builder
-        .with_single_cert(certs, key)
-        .map_err(|e| TlsConfigError::Rustls(e.to_string()))?;
-    Ok(Arc::new(cfg))
+    }
+    if roots.is_empty() {
+        return Err(TlsConfigError::Pem(what, "no CERTIFICATE block".into()));
+    }
+    Ok(roots)
+}
+
+/// Requires client certificates chaining to the CA in `client_ca_pem`.
+pub fn client_verifier(
+    client_ca_pem: &[u8],
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, TlsConfigError> {
+    rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(root_store(client_ca_pem, "client CA")?),
+        provider,
+    )
+    .build()
+    .map_err(|e| TlsConfigError::Rustls(e.to_string()))
 }
 
 #[derive(Debug, thiserror::Error)]

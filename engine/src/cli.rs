@@ -420,24 +420,8 @@ async fn run_engine(
         tls,
     };
     // bind everything first: a busy port fails before any state changes
-    let mut bound = Vec::new();
-    for url in &cfg.syslog {
-        let b = listen::bind(url)
-            .await
-            .with_context(|| format!("syslog: cannot listen on {url}"))?;
-        bound.push((url.clone(), b));
-    }
+    let bound = crate::listeners::bind(&cfg.syslog, &cfg.netflow).await?;
     let api_listener = api::bind(cfg.api).await?;
-    let mut netflow_bound = Vec::new();
-    for url in &cfg.netflow {
-        match listen::bind(url)
-            .await
-            .with_context(|| format!("netflow: cannot listen on {url}"))?
-        {
-            listen::Bound::Udp(sock) => netflow_bound.push((url.clone(), sock)),
-            listen::Bound::Tcp(_) => return Err(usage(format!("netflow: {url}: udp:// only"))),
-        }
-    }
     let ship_bound = match &ship {
         Some(sh) => Some(
             tokio::net::TcpListener::bind(&sh.addr)
@@ -487,42 +471,20 @@ async fn run_engine(
         .context("starting the pipeline")?;
     let counters = pipeline.counters.clone();
 
-    let mut tasks = Vec::new();
-    let mut stats = Vec::new();
     println!(
         "canh {} · data {}",
         env!("CARGO_PKG_VERSION"),
         cfg.data_dir.display()
     );
-    for (url, b) in bound {
-        let local = b.local_addr()?;
-        let st = Arc::new(ListenerStats::new(url.text.clone()));
-        stats.push(st.clone());
-        println!("listening syslog {url} (bound {local})");
-        let (tx, settings) = (pipeline.sender(), settings.clone());
-        tasks.push(tokio::spawn(async move {
-            if let Err(e) = listen::serve(url.clone(), b, settings, st, tx).await {
-                error!(listener = %url, error = %e, "listener stopped");
-            }
-        }));
-    }
-    let mut nf_stats = Vec::new();
-    for (url, sock) in netflow_bound {
-        let local = sock.local_addr()?;
-        let st = Arc::new(canh_collectors::stats::NetflowStats::new(url.text.clone()));
-        nf_stats.push(st.clone());
-        println!("listening netflow {url} (bound {local})");
-        let nf = listen::NetflowSettings {
-            allow: cfg.netflow_exporters.clone(),
-            enrich: Some(detection.enrich()),
-        };
-        let tx = pipeline.sender();
-        tasks.push(tokio::spawn(async move {
-            if let Err(e) = listen::serve_netflow(url.clone(), sock, nf, st, tx).await {
-                error!(listener = %url, error = %e, "netflow listener stopped");
-            }
-        }));
-    }
+    let nf = listen::NetflowSettings {
+        allow: cfg.netflow_exporters.clone(),
+        enrich: Some(detection.enrich()),
+    };
+    let crate::listeners::Running {
+        mut tasks,
+        syslog: stats,
+        netflow: nf_stats,
+    } = crate::listeners::spawn(bound, &settings, &nf, &pipeline.sender())?;
     let ship_counters = Arc::new(crate::ship::ShipServerCounters::default());
     let mut ship_addr = None;
     let mut ship_health = None;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::Context;
 use canh_collectors::listen::{self, SyslogSettings};
 use canh_collectors::ship::{self, ShipCounters, ShipSnapshot, Spool};
-use canh_collectors::stats::{ListenerSnapshot, ListenerStats, NetflowSnapshot, NetflowStats};
+use canh_collectors::stats::{ListenerSnapshot, NetflowSnapshot};
 use chrono::{DateTime, Utc};
 use clap::Args;
 use serde::{Deserialize, Serialize};
@@ -181,23 +181,7 @@ async fn collect(
         max_connections: cfg.max_connections,
         tls: server_tls,
     };
-    let mut bound = Vec::new();
-    for url in &cfg.syslog {
-        let b = listen::bind(url)
-            .await
-            .with_context(|| format!("syslog: cannot listen on {url}"))?;
-        bound.push((url.clone(), b));
-    }
-    let mut netflow_bound = Vec::new();
-    for url in &cfg.netflow {
-        match listen::bind(url)
-            .await
-            .with_context(|| format!("netflow: cannot listen on {url}"))?
-        {
-            listen::Bound::Udp(sock) => netflow_bound.push((url.clone(), sock)),
-            listen::Bound::Tcp(_) => return Err(usage(format!("netflow: {url}: udp:// only"))),
-        }
-    }
+    let bound = crate::listeners::bind(&cfg.syslog, &cfg.netflow).await?;
 
     let counters = Arc::new(ShipCounters::default());
     let producer = spool.producer.clone();
@@ -209,37 +193,15 @@ async fn collect(
     let (tx, rx) = tokio::sync::mpsc::channel(SPOOL_QUEUE_CHUNKS);
     let writer = ship::spawn_writer(spool, rx, a.max_spool_bytes, counters.clone());
 
-    let mut tasks = Vec::new();
-    let mut stats = Vec::new();
-    for (url, b) in bound {
-        let local = b.local_addr()?;
-        let st = Arc::new(ListenerStats::new(url.text.clone()));
-        stats.push(st.clone());
-        println!("listening syslog {url} (bound {local})");
-        let (tx, settings) = (tx.clone(), settings.clone());
-        tasks.push(tokio::spawn(async move {
-            if let Err(e) = listen::serve(url.clone(), b, settings, st, tx).await {
-                error!(listener = %url, error = %e, "listener stopped");
-            }
-        }));
-    }
-    let mut nf_stats = Vec::new();
-    for (url, sock) in netflow_bound {
-        let local = sock.local_addr()?;
-        let st = Arc::new(NetflowStats::new(url.text.clone()));
-        nf_stats.push(st.clone());
-        println!("listening netflow {url} (bound {local})");
-        let nf = listen::NetflowSettings {
-            allow: cfg.netflow_exporters.clone(),
-            enrich: None,
-        };
-        let tx = tx.clone();
-        tasks.push(tokio::spawn(async move {
-            if let Err(e) = listen::serve_netflow(url.clone(), sock, nf, st, tx).await {
-                error!(listener = %url, error = %e, "netflow listener stopped");
-            }
-        }));
-    }
+    let nf = listen::NetflowSettings {
+        allow: cfg.netflow_exporters.clone(),
+        enrich: None,
+    };
+    let crate::listeners::Running {
+        tasks,
+        syslog: stats,
+        netflow: nf_stats,
+    } = crate::listeners::spawn(bound, &settings, &nf, &tx)?;
     drop(tx);
     println!("shipping to {}", a.ship);
     let _ = std::io::stdout().flush();

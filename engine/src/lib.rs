@@ -15,6 +15,7 @@ pub mod collect;
 pub mod config;
 pub mod detect;
 pub mod index;
+pub mod listeners;
 pub mod pipeline;
 pub mod ruletest;
 pub mod ship;

@@ -391,28 +391,8 @@ fn client_config(
     key_pem: &[u8],
     ca_pem: &[u8],
 ) -> Result<Arc<rustls::ClientConfig>, TlsConfigError> {
-    let certs: Vec<_> = rustls_pemfile::certs(&mut &cert_pem[..])
-        .collect::<Result<_, _>>()
-        .map_err(|e| TlsConfigError::Pem("certificate", e.to_string()))?;
-    if certs.is_empty() {
-        return Err(TlsConfigError::Pem(
-            "certificate",
-            "no CERTIFICATE block".into(),
-        ));
-    }
-    let key = rustls_pemfile::private_key(&mut &key_pem[..])
-        .map_err(|e| TlsConfigError::Pem("private key", e.to_string()))?
-        .ok_or_else(|| TlsConfigError::Pem("private key", "no PRIVATE KEY block".into()))?;
-    let mut roots = rustls::RootCertStore::empty();
-    for c in rustls_pemfile::certs(&mut &ca_pem[..]) {
-        let c = c.map_err(|e| TlsConfigError::Pem("CA", e.to_string()))?;
-        roots
-            .add(c)
-            .map_err(|e| TlsConfigError::Rustls(e.to_string()))?;
-    }
-    if roots.is_empty() {
-        return Err(TlsConfigError::Pem("CA", "no CERTIFICATE block".into()));
-    }
+    let (certs, key) = crate::listen::cert_and_key(cert_pem, key_pem)?;
+    let roots = crate::listen::root_store(ca_pem, "CA")?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let cfg = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
@@ -431,32 +411,9 @@ pub fn server_config(
     client_ca_pem: &[u8],
 ) -> Result<Arc<rustls::ServerConfig>, TlsConfigError> {
     // the syslog listener allows TLS 1.2 for old senders; shipping is canh to canh: 1.3 only
+    let (certs, key) = crate::listen::cert_and_key(cert_pem, key_pem)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let certs: Vec<_> = rustls_pemfile::certs(&mut &cert_pem[..])
-        .collect::<Result<_, _>>()
-        .map_err(|e| TlsConfigError::Pem("certificate", e.to_string()))?;
-    let key = rustls_pemfile::private_key(&mut &key_pem[..])
-        .map_err(|e| TlsConfigError::Pem("private key", e.to_string()))?
-        .ok_or_else(|| TlsConfigError::Pem("private key", "no PRIVATE KEY block".into()))?;
-    let mut roots = rustls::RootCertStore::empty();
-    for c in rustls_pemfile::certs(&mut &client_ca_pem[..]) {
-        let c = c.map_err(|e| TlsConfigError::Pem("client CA", e.to_string()))?;
-        roots
-            .add(c)
-            .map_err(|e| TlsConfigError::Rustls(e.to_string()))?;
-    }
-    if roots.is_empty() {
-        return Err(TlsConfigError::Pem(
-            "client CA",
-            "no CERTIFICATE block".into(),
-        ));
-    }
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-        Arc::new(roots),
-        provider.clone(),
-    )
-    .build()
-    .map_err(|e| TlsConfigError::Rustls(e.to_string()))?;
+    let verifier = crate::listen::client_verifier(client_ca_pem, provider.clone())?;
     let cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| TlsConfigError::Rustls(e.to_string()))?
