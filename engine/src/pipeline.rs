@@ -46,6 +46,10 @@ pub const REMOTE_QUEUE_BATCHES: usize = 64;
 /// Distinct collectors (producers) remembered for de-duplication; a new one past this is
 /// refused rather than forgetting another's position.
 pub const MAX_PRODUCERS: usize = 10_000;
+/// Epochs remembered per collector (one per collector run): a re-delivery from a run older
+/// than the last 16 would be taken as new — that spool would have had to sit unshipped
+/// through 16 restarts.
+pub const MAX_EPOCHS_PER_COLLECTOR: usize = 16;
 
 /// A collector's batch: appended to the WAL as its own record (keeping its id) unless the
 /// producer's sequence shows it is already there; `done` answers after the fsync with
@@ -74,6 +78,23 @@ impl Producers {
     }
 
     fn seen(&mut self, producer: &str, seq: u64) {
+        if !self.seqs.contains_key(producer) {
+            // a collector starts a new epoch every run: keep its latest ones only
+            let name = producer.split('/').next().unwrap_or(producer);
+            let prefix = format!("{name}/");
+            let mine: Vec<String> = self
+                .seqs
+                .range(prefix.clone()..)
+                .take_while(|(k, _)| k.starts_with(&prefix))
+                .map(|(k, _)| k.clone())
+                .collect();
+            if mine.len() >= MAX_EPOCHS_PER_COLLECTOR {
+                // epochs are clock-based hex of one width: the smallest is the oldest
+                if let Some(oldest) = mine.iter().min() {
+                    self.seqs.remove(oldest);
+                }
+            }
+        }
         let e = self.seqs.entry(producer.to_owned()).or_default();
         *e = (*e).max(seq);
     }

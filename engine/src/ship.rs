@@ -121,10 +121,7 @@ impl ShipPolicy {
     fn admit(&self, producer: &str, cert: Option<&[u8]>) -> Result<(), String> {
         let name = collector_name(producer);
         let epoch = producer.split_once('/').map_or("", |x| x.1);
-        if epoch.is_empty()
-            || epoch.len() > MAX_EPOCH_CHARS
-            || !epoch.bytes().all(|b| b.is_ascii_hexdigit())
-        {
+        if !valid_epoch(epoch) {
             return Err(format!(
                 "producer {producer:?} is not NAME/EPOCH (hex epoch)"
             ));
@@ -391,6 +388,13 @@ async fn connection(
     }
 }
 
+/// A spool epoch: a hex number of at most [`MAX_EPOCH_CHARS`] digits.
+fn valid_epoch(epoch: &str) -> bool {
+    !epoch.is_empty()
+        && epoch.len() <= MAX_EPOCH_CHARS
+        && epoch.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// The collector's name: its producer id before the spool epoch.
 fn collector_name(producer: &str) -> &str {
     producer.split('/').next().unwrap_or(producer)
@@ -411,14 +415,23 @@ async fn batch(
     let b: Batch = tokio::task::spawn_blocking(move || {
         let mut b: Batch =
             postcard::from_bytes(&payload).map_err(|e| format!("batch {seq}: {e}"))?;
-        // the spooled id names the producer the spool was written as (a collector renamed
-        // since keeps its spool); the position must match the frame
+        // the position must match the frame; the batch keeps the epoch it was spooled under
+        // (records of an earlier run keep theirs), under the collector's verified name (a
+        // collector renamed since keeps its spool)
         if b.id.seq != seq {
             return Err(format!(
                 "batch id {}#{} does not match the frame's sequence {seq}",
                 b.id.producer, b.id.seq
             ));
         }
+        let epoch = b.id.producer.split_once('/').map_or("", |x| x.1);
+        if !valid_epoch(epoch) {
+            return Err(format!(
+                "batch {seq}: producer {:?} is not NAME/EPOCH",
+                b.id.producer
+            ));
+        }
+        b.id.producer = format!("{name}/{epoch}");
         let now = chrono::Utc::now();
         for ev in &mut b.events {
             // which collector shipped it, whatever the event says; no time from its future
@@ -430,8 +443,6 @@ async fn batch(
     })
     .await
     .map_err(|e| e.to_string())??;
-    let mut b = b;
-    b.id.producer = producer.to_owned();
     let n = b.events.len() as u64;
     let (tx, rx) = oneshot::channel();
     remote

@@ -209,7 +209,8 @@ fn write_acked(dir: &Path, pos: u64) -> std::io::Result<()> {
     std::fs::rename(&tmp, acked_path(dir))
 }
 
-/// Writes (fsynced) and returns a new spool epoch: a hex number from the clock and the pid.
+/// Writes (fsynced, for the operator's eyes) and returns a new spool epoch: a hex number from
+/// the clock and the pid.
 fn new_epoch(path: &Path) -> Result<String, ShipError> {
     let e = format!(
         "{:x}",
@@ -228,25 +229,16 @@ impl Spool {
     /// Opens (creating) the spool in `dir` for collector `name`.
     pub fn open(dir: &Path, name: &str) -> Result<Spool, ShipError> {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
-        let epoch_path = dir.join("epoch");
-        let epoch = match std::fs::read_to_string(&epoch_path) {
-            Ok(e) => e.trim().to_owned(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => new_epoch(&epoch_path)?,
-            Err(e) => return Err(io(&epoch_path)(e)),
-        };
-        // positions never go below what the engine acknowledged (it would take reused
-        // positions for re-deliveries)
+        // every run writes under an epoch of its own: what it spools is
+        // `name/epoch#position`, and the engine keeps a mark per epoch. A spool restored from
+        // a snapshot, copied, or whose log was lost, can then never hand the engine a
+        // position it already holds for the same epoch; records of earlier runs keep the
+        // epoch they were written under, so their re-deliveries are still recognised
+        let epoch = new_epoch(&dir.join("epoch"))?;
+        // positions never go below what the engine acknowledged
         let acked = read_acked(dir);
         let (mut wal, rec) = Wal::open_after(&dir.join("log"), acked, |_| {})?;
         wal.set_segment_bytes(SPOOL_SEGMENT_BYTES);
-        let epoch = if rec.records == 0 && acked > 0 {
-            // the log is gone but the epoch stayed: the engine may hold positions past the
-            // acknowledged one from this epoch, so start a new one
-            warn!(acked, "spool log missing; starting a new spool epoch");
-            new_epoch(&epoch_path)?
-        } else {
-            epoch
-        };
         if rec.torn_bytes > 0 {
             warn!(
                 bytes = rec.torn_bytes,
@@ -694,34 +686,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_lost_spool_log_starts_a_new_epoch_and_positions_stay_above_the_acknowledged() {
+    fn every_run_has_its_own_epoch_and_positions_stay_above_the_acknowledged() {
         let d = tempfile::tempdir().unwrap();
-        let first = Spool::open(d.path(), "edge1").unwrap();
+        let mut first = Spool::open(d.path(), "edge1").unwrap();
         assert!(first.producer.starts_with("edge1/"));
-        drop(first);
-        // the engine acknowledged through 7; then the log folder is lost
-        write_acked(d.path(), 7).unwrap();
-        let before = std::fs::read_to_string(d.path().join("epoch")).unwrap();
-        std::fs::remove_dir_all(d.path().join("log")).unwrap();
-        let again = Spool::open(d.path(), "edge1").unwrap();
-        assert_ne!(again.producer, format!("edge1/{before}"), "a new epoch");
-        assert!(again.durable_pos() >= 7, "positions continue past 7");
-        // a spool that kept its log keeps its epoch
-        let mut again = again;
-        let pos = again
+        let pos = first
             .wal
             .append(&Batch {
                 id: BatchId {
-                    producer: again.producer.clone(),
-                    seq: again.wal.next_pos(),
+                    producer: first.producer.clone(),
+                    seq: first.wal.next_pos(),
                 },
                 events: Vec::new(),
             })
             .unwrap();
-        assert_eq!(pos, 8);
-        let prod = again.producer.clone();
+        assert_eq!(pos, 1);
+        let p1 = first.producer.clone();
+        drop(first);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let again = Spool::open(d.path(), "edge1").unwrap();
+        assert_ne!(again.producer, p1, "a new epoch per run");
+        assert_eq!(again.durable_pos(), 1, "the log continues");
         drop(again);
-        let kept = Spool::open(d.path(), "edge1").unwrap();
-        assert_eq!(kept.producer, prod);
+        // the engine acknowledged through 7; then the log folder is lost
+        write_acked(d.path(), 7).unwrap();
+        std::fs::remove_dir_all(d.path().join("log")).unwrap();
+        let lost = Spool::open(d.path(), "edge1").unwrap();
+        assert!(lost.durable_pos() >= 7, "positions continue past 7");
     }
 }
