@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 
 use canh_core::Batch;
 
+/// Wait between two attempts of [`Wal::append_until_durable`].
+pub const APPEND_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 /// Marks the start of a record ("CNHW").
 const MAGIC: u32 = 0x574E_4843;
 const HEADER_LEN: usize = 4 + 4 + 4 + 8;
@@ -170,6 +172,21 @@ impl Wal {
         let buf = postcard::to_extend(batch, buf).map_err(|e| WalError::Encode(e.to_string()))?;
         self.buf = buf;
         self.write_record()
+    }
+
+    /// [`Wal::append`], retried every [`APPEND_RETRY`] while the disk fails (full, failing):
+    /// nothing behind the batch is acknowledged meanwhile, so the queues in front fill and
+    /// back-pressure reaches the senders. `what` names the log in the error line.
+    pub fn append_until_durable(&mut self, batch: &Batch, what: &str) -> u64 {
+        loop {
+            match self.append(batch) {
+                Ok(pos) => return pos,
+                Err(e) => {
+                    tracing::error!(error = %e, log = what, "append failed; retrying in 1 s");
+                    std::thread::sleep(APPEND_RETRY);
+                }
+            }
+        }
     }
 
     pub fn append_bytes(&mut self, payload: &[u8]) -> Result<u64, WalError> {

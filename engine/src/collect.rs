@@ -244,7 +244,7 @@ async fn collect(
         let mut prev = None;
         loop {
             tick.tick().await;
-            if let Err(e) = write_status(&data, &snapshot(&mut prev)) {
+            if let Err(e) = status::write(&data, &snapshot(&mut prev)) {
                 error!(error = %e, "cannot write status file");
             }
         }
@@ -269,16 +269,6 @@ async fn collect(
     status_task.abort();
     let _ = status_task.await;
     Ok(())
-}
-
-/// Writes the collector's status file atomically.
-pub fn write_status(dir: &Path, s: &CollectorStatus) -> std::io::Result<()> {
-    let tmp = dir.join("status.json.tmp");
-    std::fs::write(
-        &tmp,
-        serde_json::to_vec_pretty(s).map_err(std::io::Error::other)?,
-    )?;
-    std::fs::rename(tmp, status::status_path(dir))
 }
 
 /// `canh status` for a collector's spool folder.

@@ -474,15 +474,7 @@ fn append_remote(
         return true;
     }
     let n = batch.events.len() as u64;
-    let pos = loop {
-        match wal.append(&batch) {
-            Ok(pos) => break pos,
-            Err(e) => {
-                error!(error = %e, "WAL append failed; retrying in 1 s");
-                std::thread::sleep(Duration::from_secs(1));
-            }
-        }
-    };
+    let pos = wal.append_until_durable(&batch, "WAL");
     producers.seen(&producer, seq);
     // recorded before the acknowledgement and before the index can commit (and the WAL be
     // truncated past) this record; a crash in between is mended from the WAL on replay
@@ -567,17 +559,7 @@ fn wal_loop(
             events,
         };
         let t = Instant::now();
-        let pos = loop {
-            match wal.append(&batch) {
-                Ok(pos) => break pos,
-                Err(e) => {
-                    // the disk is full or failing: nothing is acknowledged, retry; the queue
-                    // fills and back-pressure reaches the senders
-                    error!(error = %e, "WAL append failed; retrying in 1 s");
-                    std::thread::sleep(Duration::from_secs(1));
-                }
-            }
-        };
+        let pos = wal.append_until_durable(&batch, "WAL");
         c.wal_fsync_micros_total
             .fetch_add(t.elapsed().as_micros() as u64, Relaxed);
         c.wal_batches.fetch_add(1, Relaxed);

@@ -53,7 +53,7 @@ pub fn status_path(data: &Path) -> PathBuf {
 }
 
 /// Writes the status file atomically (temp file + rename).
-pub fn write(data: &Path, s: &EngineStatus) -> std::io::Result<()> {
+pub fn write(data: &Path, s: &impl Serialize) -> std::io::Result<()> {
     let tmp = data.join("status.json.tmp");
     std::fs::write(
         &tmp,

@@ -2328,8 +2328,8 @@ impl Pki {
         );
     }
 
-    /// `{name}.pem` and `{name}.key` (mode 0600), signed by `ca`.
-    fn issue(&self, ca: &str, name: &str, usage: &str, san: &str) {
+    /// `{name}.key` (P-256) and a request `{name}.csr` for CN=`name`.
+    fn key_and_csr(&self, name: &str) {
         self.ssl(&[
             "req",
             "-newkey",
@@ -2344,6 +2344,21 @@ impl Pki {
             "-out",
             &format!("{name}.csr"),
         ]);
+    }
+
+    /// `{name}.key` to mode 0600, as canh requires of private keys.
+    fn private(&self, name: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            self.dir.join(format!("{name}.key")),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+    }
+
+    /// `{name}.pem` and `{name}.key` (mode 0600), signed by `ca`.
+    fn issue(&self, ca: &str, name: &str, usage: &str, san: &str) {
+        self.key_and_csr(name);
         std::fs::write(
             self.dir.join(format!("{name}.ext")),
             format!(
@@ -2368,12 +2383,7 @@ impl Pki {
             "-out",
             &format!("{name}.pem"),
         ]);
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(
-            self.dir.join(format!("{name}.key")),
-            std::fs::Permissions::from_mode(0o600),
-        )
-        .unwrap();
+        self.private(name);
     }
 
     fn client(&self, ca: &str, name: &str) {
@@ -2383,20 +2393,7 @@ impl Pki {
     /// A client certificate from the CA for `name` that expired in 2020 (`openssl ca` sets
     /// the dates `x509 -req` cannot).
     fn expired_client(&self, name: &str) {
-        self.ssl(&[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-subj",
-            &format!("/CN={name}"),
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.csr"),
-        ]);
+        self.key_and_csr(name);
         std::fs::write(self.dir.join("index.txt"), "").unwrap();
         std::fs::write(self.dir.join("serial"), "01\n").unwrap();
         std::fs::write(
@@ -2427,12 +2424,7 @@ impl Pki {
             "-enddate",
             "20200102000000Z",
         ]);
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(
-            self.dir.join(format!("{name}.key")),
-            std::fs::Permissions::from_mode(0o600),
-        )
-        .unwrap();
+        self.private(name);
     }
 
     fn path(&self, file: &str) -> String {

@@ -31,7 +31,7 @@ use canh_core::{Batch, BatchId, Event};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use crate::listen::TlsConfigError;
 use crate::wal::{self, Wal, WalError};
@@ -359,15 +359,7 @@ pub fn spawn_writer(
                     },
                     events,
                 };
-                let pos = loop {
-                    match spool.wal.append(&batch) {
-                        Ok(p) => break p,
-                        Err(e) => {
-                            error!(error = %e, "spool append failed; retrying in 1 s");
-                            std::thread::sleep(Duration::from_secs(1));
-                        }
-                    }
-                };
+                let pos = spool.wal.append_until_durable(&batch, "spool");
                 c.mark(pos, received);
                 c.spooled_batches.fetch_add(1, Relaxed);
                 c.spooled_events.fetch_add(n, Relaxed);
@@ -488,6 +480,23 @@ pub async fn run_shipper(cfg: ShipperConfig, c: Arc<ShipCounters>) {
     }
 }
 
+/// Records what the connection's reader delivered: an acknowledgement (every in-flight
+/// batch up to it is done), or why the connection ended.
+fn take_ack(
+    msg: Option<Result<u64, String>>,
+    in_flight: &mut VecDeque<(u64, u64)>,
+    c: &ShipCounters,
+) -> Result<(), String> {
+    let seq = msg.ok_or_else(|| "connection reader stopped".to_owned())??;
+    while in_flight.front().is_some_and(|f| f.0 <= seq) {
+        let (_, n) = in_flight.pop_front().expect("checked");
+        c.acked_batches.fetch_add(1, Relaxed);
+        c.acked_events.fetch_add(n, Relaxed);
+    }
+    c.acked_pos.fetch_max(seq, Relaxed);
+    Ok(())
+}
+
 async fn ship_once(cfg: &ShipperConfig, c: &ShipCounters) -> Result<(), String> {
     let tcp = tokio::time::timeout(IO_TIMEOUT, tokio::net::TcpStream::connect(&cfg.engine))
         .await
@@ -601,17 +610,7 @@ async fn ship_once(cfg: &ShipperConfig, c: &ShipCounters) -> Result<(), String> 
                         Err(mpsc::error::TryRecvError::Disconnected) => None,
                     }
                 };
-                let seq = match got {
-                    Some(Ok(seq)) => seq,
-                    Some(Err(e)) => return Err(e),
-                    None => return Err("connection reader stopped".to_owned()),
-                };
-                while in_flight.front().is_some_and(|f| f.0 <= seq) {
-                    let (_, n) = in_flight.pop_front().expect("checked");
-                    c.acked_batches.fetch_add(1, Relaxed);
-                    c.acked_events.fetch_add(n, Relaxed);
-                }
-                c.acked_pos.fetch_max(seq, Relaxed);
+                take_ack(got, &mut in_flight, c)?;
             }
             let acked = c.acked_pos.load(Relaxed);
             if acked > last_written_ack {
@@ -624,19 +623,7 @@ async fn ship_once(cfg: &ShipperConfig, c: &ShipCounters) -> Result<(), String> 
             if durable <= sent || room == 0 {
                 // nothing new: wait a little for the writer or an acknowledgement
                 tokio::select! {
-                    v = ack_rx.recv() => {
-                        let seq = match v {
-                            Some(Ok(seq)) => seq,
-                            Some(Err(e)) => return Err(e),
-                            None => return Err("connection reader stopped".to_owned()),
-                        };
-                        while in_flight.front().is_some_and(|f| f.0 <= seq) {
-                            let (_, n) = in_flight.pop_front().expect("checked");
-                            c.acked_batches.fetch_add(1, Relaxed);
-                            c.acked_events.fetch_add(n, Relaxed);
-                        }
-                        c.acked_pos.fetch_max(seq, Relaxed);
-                    }
+                    v = ack_rx.recv() => take_ack(v, &mut in_flight, c)?,
                     _ = tokio::time::sleep(Duration::from_millis(20)) => {}
                 }
                 continue;
