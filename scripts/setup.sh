@@ -7,9 +7,11 @@ set -euo pipefail
 # rsyslog, rsyslog-gnutls, bsdutils (logger), openssl: real syslog clients for end-to-end tests.
 # softflowd (NetFlow exporter) and nfdump (independent decoder): NetFlow end-to-end tests.
 # tmux: the console's end-to-end test types into `canh tui` and reads its screen.
+# poppler-utils (pdftotext): the report tests read the monthly PDF back as text.
 # pkg-config, clang: -sys crates. ca-certificates: cargo over https.
 PKGS=(build-essential pkg-config ca-certificates bsdutils openssl
-      libhyperscan-dev rsyslog rsyslog-gnutls socat softflowd nfdump tmux)
+      libhyperscan-dev rsyslog rsyslog-gnutls socat softflowd nfdump tmux
+      poppler-utils)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -212,9 +212,13 @@ async fn rules_reload(State(s): State<ApiContext>, headers: HeaderMap) -> Respon
     let reload = s.reload.clone();
     let data = s.data.clone();
     let who = actor(&headers);
+    let det = s.detection.clone();
     let r = tokio::task::spawn_blocking(move || {
         let r = reload();
         crate::cli::audit_reload(&data, &who, &r);
+        if r.is_ok() {
+            crate::cli::record_rule_set(&data, &who, &det.current());
+        }
         r
     })
     .await;

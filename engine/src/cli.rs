@@ -76,6 +76,10 @@ pub enum Command {
     },
     /// The officer's console: alert queue, triage, search, overview, rules (needs a terminal).
     Tui(TuiArgs),
+    /// The signed monthly security report (PDF, CSV, Parquet) and its verification.
+    Report(crate::report::ReportArgs),
+    /// Evidence extraction: matching events of a time range to Parquet, CSV or JSON lines.
+    Export(crate::export::ExportArgs),
     /// Edge collector: the engine's listeners into a disk spool, shipped to an engine's
     /// --ship-listen over mutual TLS, deleted only once the engine has them fsynced.
     Collect(crate::collect::CollectArgs),
@@ -246,6 +250,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         } => crate::cli_alerts::audit_verify(&data.data),
         Command::Tui(a) => tui(a),
         Command::Collect(a) => crate::collect::run(a),
+        Command::Report(a) => crate::report::run(a),
+        Command::Export(a) => crate::export::run(a),
     }
 }
 
@@ -407,6 +413,7 @@ async fn run_engine(
         "rules {}: {} compiled, {} unsupported",
         detector.origin, sum.compiled, sum.unsupported
     );
+    record_rule_set(&cfg.data_dir, "engine", &detector);
     let detection = Arc::new(Detection::new(
         detector,
         cfg.rules.clone(),
@@ -593,6 +600,27 @@ async fn run_engine(
             }
         }
     }));
+    let data = cfg.data_dir.clone();
+    let snap = snapshot.clone();
+    let health = Arc::new(std::sync::Mutex::new(crate::health::Recorder::default()));
+    let health_tick = health.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(crate::health::HEALTH_INTERVAL);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let (data, s, h) = (data.clone(), snap(), health_tick.clone());
+            let r = tokio::task::spawn_blocking(move || {
+                h.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .record(&data, &s, Utc::now())
+            })
+            .await;
+            if let Ok(Err(e)) = r {
+                error!(error = %format!("{e:#}"), "cannot write the day's health file");
+            }
+        }
+    }));
     let det = detection.clone();
     let data_hup = cfg.data_dir.clone();
     tasks.push(tokio::spawn(async move {
@@ -605,6 +633,9 @@ async fn run_engine(
             let _ = tokio::task::spawn_blocking(move || {
                 let r = reload_rules(&det);
                 audit_reload(&data, "signal:SIGHUP", &r);
+                if r.is_ok() {
+                    record_rule_set(&data, "signal:SIGHUP", &det.current());
+                }
             })
             .await;
         }
@@ -628,7 +659,16 @@ async fn run_engine(
         }
     })
     .await?;
-    status::write(&cfg.data_dir, &snapshot()).ok();
+    let last = snapshot();
+    status::write(&cfg.data_dir, &last).ok();
+    if let Err(e) =
+        health
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .record(&cfg.data_dir, &last, Utc::now())
+    {
+        error!(error = %format!("{e:#}"), "cannot write the day's health file");
+    }
     println!("stopped");
     Ok(())
 }
@@ -665,6 +705,15 @@ fn start_alerts(
         collectors,
     };
     AlertStage::start(cfg, detection, on_created).context("starting the alert stage")
+}
+
+/// Records the rule set in force in the audit log when it differs from the last recorded.
+pub fn record_rule_set(data: &Path, actor: &str, det: &crate::detect::Detector) {
+    if let Err(e) = crate::alerts::store::Store::open(data)
+        .and_then(|mut st| st.record_rule_set(actor, &det.hash, &det.file_hashes))
+    {
+        error!(error = %e, "cannot record the rule set in the audit log");
+    }
 }
 
 /// Records a rule reload in the audit log.
@@ -939,6 +988,7 @@ fn ingest(a: IngestArgs) -> anyhow::Result<()> {
     }
     let detector = Detector::load(&a.rules).context("loading rules")?;
     let _lock = lock_data(&a.data)?;
+    record_rule_set(&a.data, "ingest", &detector);
     let detection = Arc::new(Detection::new(detector, a.rules.clone(), Vec::new()));
     let det = detection.current();
     let alerts_cfg = config::AlertsConfig {

@@ -27,6 +27,8 @@ const MAX_MESSAGE_BYTES: std::ops::RangeInclusive<usize> = 1024..=16 * 1024 * 10
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
+    /// The organization the SOC serves: named on the monthly report's cover.
+    pub organization: Option<String>,
     pub timezone: Option<String>,
     pub retention_days: Option<u32>,
     pub api: Option<String>,
@@ -81,6 +83,7 @@ impl FileConfig {
         }
         take!(
             data_dir,
+            organization,
             timezone,
             retention_days,
             api,
@@ -131,6 +134,7 @@ impl FileConfig {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
+    pub organization: String,
     pub zone: DefaultZone,
     pub retention_days: u32,
     pub api: SocketAddr,
@@ -240,6 +244,7 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<FileConfig, ConfigError> {
 /// Keys a configuration file may hold (FileConfig's fields).
 const TOP_KEYS: &[&str] = &[
     "data_dir",
+    "organization",
     "timezone",
     "retention_days",
     "api",
@@ -265,6 +270,8 @@ const ALERTS_KEYS: &[&str] = &[
     "silent_factor",
     "silent_learn_events",
 ];
+/// Longest organization name (it sits on the report's cover).
+const MAX_ORGANIZATION_BYTES: usize = 300;
 /// Accepted deduplication window and lateness: up to a week.
 const MAX_WINDOW: Duration = Duration::from_secs(7 * 86_400);
 
@@ -421,8 +428,19 @@ impl Config {
         if !errs.is_empty() {
             return Err(ConfigError(errs));
         }
+        let organization = f.organization.unwrap_or_default().trim().to_owned();
+        if organization.len() > MAX_ORGANIZATION_BYTES {
+            errs.push(format!(
+                "organization: {} bytes; at most {MAX_ORGANIZATION_BYTES}",
+                organization.len()
+            ));
+        }
+        if !errs.is_empty() {
+            return Err(ConfigError(errs));
+        }
         Ok(Config {
             data_dir,
+            organization,
             zone,
             retention_days,
             api,

@@ -76,6 +76,27 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The rule set's identity: SHA-256 of each file's text by name, and one SHA-256 over the
+/// sorted (name, file hash) pairs — what the audit log and the monthly report call the rule
+/// set's hash.
+pub fn rule_set_hash(
+    files: &[(String, String)],
+) -> (String, std::collections::BTreeMap<String, String>) {
+    use sha2::{Digest, Sha256};
+    let per: std::collections::BTreeMap<String, String> = files
+        .iter()
+        .map(|(n, t)| (n.clone(), format!("{:x}", Sha256::digest(t.as_bytes()))))
+        .collect();
+    let mut h = Sha256::new();
+    for (n, d) in &per {
+        h.update(n.as_bytes());
+        h.update([0u8]);
+        h.update(d.as_bytes());
+        h.update([b'\n']);
+    }
+    (format!("{:x}", h.finalize()), per)
+}
+
 /// canh's embedded pack, named `canh:<path>`.
 pub fn builtin_files() -> Vec<(String, String)> {
     BUILTIN_RULES
@@ -96,6 +117,9 @@ pub struct Detector {
     pub ioc: IocSet,
     pub ioc_lists: Vec<IocList>,
     ioc_hits: AtomicU64,
+    /// [`rule_set_hash`] of the files loaded.
+    pub hash: String,
+    pub file_hashes: std::collections::BTreeMap<String, String>,
 }
 
 /// Fields written on events whose addresses are on an IOC list.
@@ -139,6 +163,7 @@ pub fn load_ioc(paths: &[PathBuf]) -> anyhow::Result<(IocSet, Vec<IocList>)> {
 impl Detector {
     pub fn from_files(files: &[(String, String)], origin: String) -> anyhow::Result<Detector> {
         let (set, reports) = RuleSet::load(files, Mapping::builtin());
+        let (hash, file_hashes) = rule_set_hash(files);
         let fast = FastMatcher::build(&set).context("compiling the rule set")?;
         let hits = (0..set.rules().len()).map(|_| AtomicU64::new(0)).collect();
         Ok(Detector {
@@ -150,6 +175,8 @@ impl Detector {
             ioc: IocSet::default(),
             ioc_lists: Vec::new(),
             ioc_hits: AtomicU64::new(0),
+            hash,
+            file_hashes,
         })
     }
 

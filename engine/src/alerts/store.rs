@@ -121,6 +121,10 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// Most file names a `rules.load` audit entry lists per kind of change (an audit line is at
+/// most [`audit::MAX_LINE_BYTES`]).
+pub const MAX_RULE_CHANGES_LISTED: usize = 100;
+
 pub fn path(data: &Path) -> PathBuf {
     data.join("alerts.db")
 }
@@ -772,6 +776,61 @@ impl Store {
         detail: serde_json::Value,
     ) -> Result<()> {
         self.audited(actor, action, target, |_| Ok(((), detail)))
+    }
+
+    /// Records the rule set in force: when its hash differs from the last one recorded, one
+    /// `rules.load` audit entry names the files added, removed and changed (at most
+    /// [`MAX_RULE_CHANGES_LISTED`] of each; the counts are always whole). Returns whether it
+    /// changed.
+    pub fn record_rule_set(
+        &mut self,
+        actor: &str,
+        hash: &str,
+        files: &BTreeMap<String, String>,
+    ) -> Result<bool> {
+        let prev: BTreeMap<String, String> = Self::meta_get_in(&self.conn, "rule_files")
+            .map_err(|e| self.sql(e))?
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let prev_hash = Self::meta_get_in(&self.conn, "rule_set_hash")
+            .map_err(|e| self.sql(e))?
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
+        if prev_hash.as_deref() == Some(hash) {
+            return Ok(false);
+        }
+        let added: Vec<&String> = files.keys().filter(|k| !prev.contains_key(*k)).collect();
+        let removed: Vec<&String> = prev.keys().filter(|k| !files.contains_key(*k)).collect();
+        let changed: Vec<&String> = files
+            .iter()
+            .filter(|(k, v)| prev.get(*k).is_some_and(|p| p != *v))
+            .map(|(k, _)| k)
+            .collect();
+        let list = |v: &[&String]| -> Vec<String> {
+            v.iter()
+                .take(MAX_RULE_CHANGES_LISTED)
+                .map(|s| (*s).clone())
+                .collect()
+        };
+        let detail = json!({
+            "hash": hash,
+            "previous": prev_hash,
+            "files": files.len(),
+            "added": added.len(), "removed": removed.len(), "changed": changed.len(),
+            "added_files": list(&added), "removed_files": list(&removed),
+            "changed_files": list(&changed),
+        });
+        let stored = serde_json::to_vec(files).unwrap_or_default();
+        let hash = hash.to_owned();
+        self.audited(actor, "rules.load", "rules", move |tx| {
+            Self::meta_put_in(tx, "rule_files", &stored)
+                .and_then(|_| Self::meta_put_in(tx, "rule_set_hash", hash.as_bytes()))
+                .map_err(|e| StoreError::Sql {
+                    path: String::new(),
+                    source: e,
+                })?;
+            Ok(((), detail))
+        })?;
+        Ok(true)
     }
 
     fn alert_status(tx: &Transaction<'_>, id: i64) -> Result<String> {

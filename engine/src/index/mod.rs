@@ -11,6 +11,7 @@
 //! (tantivy's commit payload). Replaying the WAL after a crash skips records at or below that
 //! position for that day, so nothing is indexed twice and nothing the WAL had is lost.
 
+pub mod scan;
 pub mod tokenizer;
 
 use std::collections::HashMap;
