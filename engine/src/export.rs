@@ -190,11 +190,11 @@ impl Batch {
 
 enum Sink {
     Parquet {
-        w: ArrowWriter<File>,
-        batch: Batch,
+        w: Box<ArrowWriter<File>>,
+        batch: Box<Batch>,
         schema: Arc<Schema>,
     },
-    Csv(csv::Writer<BufWriter<File>>),
+    Csv(Box<csv::Writer<BufWriter<File>>>),
     Jsonl(BufWriter<File>),
 }
 
@@ -205,8 +205,12 @@ impl Sink {
             Format::Parquet => {
                 let schema = Arc::new(schema());
                 Sink::Parquet {
-                    w: ArrowWriter::try_new(f, schema.clone(), Some(writer_properties()))?,
-                    batch: Batch::new(),
+                    w: Box::new(ArrowWriter::try_new(
+                        f,
+                        schema.clone(),
+                        Some(writer_properties()),
+                    )?),
+                    batch: Box::new(Batch::new()),
                     schema,
                 }
             }
@@ -215,7 +219,7 @@ impl Sink {
                 let header: Vec<String> =
                     schema().fields().iter().map(|f| f.name().clone()).collect();
                 w.write_record(&header)?;
-                Sink::Csv(w)
+                Sink::Csv(Box::new(w))
             }
             Format::Jsonl => Sink::Jsonl(BufWriter::new(f)),
         })

@@ -346,7 +346,7 @@ pub fn num(n: u64, lang: Lang) -> String {
     let s = n.to_string();
     let mut o = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             o.push(sep);
         }
         o.push(c);
