@@ -3110,3 +3110,81 @@ fn a_collector_spool_restored_from_a_snapshot_loses_nothing_new_and_repeats_noth
     assert_exactly_once(&data, &col, "snapc", 50);
     assert_eq!(count(&data, "snapa"), 50, "A not shipped again");
 }
+
+#[test]
+fn monthly_report_reads_a_running_engine_and_its_daily_health_counters() {
+    if !have("logger") || !have("pdftotext") {
+        println!("skipped: logger or pdftotext not installed");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let mut eng = Engine::start(&data, &["--syslog", "tcp://127.0.0.1:0"]);
+    let port = eng.addr("tcp").port();
+    let lines: Vec<String> = (0..20)
+        .map(|i| format!("Accepted publickey for deploy from 10.1.2.{i} port 5000{i} ssh2"))
+        .collect();
+    logger_lines(port, "sshd", &lines);
+    assert_eq!(wait_count(&data, "10.1.2.*", 20), 20);
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let report = |out: &Path| {
+        let o = canh()
+            .args([
+                "report",
+                "--month",
+                &month,
+                "--lang",
+                "en",
+                "--timezone",
+                "UTC",
+            ])
+            .arg("--data")
+            .arg(&data)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let t = Command::new("pdftotext")
+            .args(["-layout"])
+            .arg(out.join("report.pdf"))
+            .arg("-")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&t.stdout).into_owned()
+    };
+    // While the engine runs: read-only on its data, and the report verifies.
+    let live = report(&d.path().join("live"));
+    assert!(live.contains("Collector health"), "{live}");
+    let v = canh()
+        .args(["report", "verify"])
+        .arg(d.path().join("live"))
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+    // The engine's rule set is on record for the month.
+    assert!(live.contains("rules.load"), "{live}");
+
+    // Stopping adds the day's counters to DATA/health/, which the next report shows.
+    eng.stop();
+    let day = chrono::Utc::now().date_naive();
+    let health: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.join(format!("health/{day}.json"))).unwrap())
+            .unwrap();
+    let received: u64 = health["sources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.starts_with("syslog tcp://"))
+        .map(|(_, c)| c["received"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(received, 20, "{health}");
+    let after = report(&d.path().join("after"));
+    let row = after
+        .lines()
+        .find(|l| l.trim_start().starts_with(&day.to_string()))
+        .unwrap_or_else(|| panic!("no losses row for {day}:\n{after}"));
+    assert_eq!(row.split_whitespace().nth(1), Some("20"), "{row}");
+}

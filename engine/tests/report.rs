@@ -493,6 +493,29 @@ fn report_refuses_bad_input_with_usage_errors() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(String::from_utf8_lossy(&o.stderr).contains("no such data folder"));
+    // A folder that already holds something is never written into.
+    let full = d.path().join("full");
+    std::fs::create_dir_all(&full).unwrap();
+    std::fs::write(full.join("report.pdf"), "an earlier report").unwrap();
+    std::fs::create_dir_all(d.path().join("data")).unwrap();
+    let o = canh()
+        .args(["report", "--month", "2026-11", "--data"])
+        .arg(d.path().join("data"))
+        .arg("--out")
+        .arg(&full)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not empty"));
+    assert_eq!(
+        std::fs::read_to_string(full.join("report.pdf")).unwrap(),
+        "an earlier report"
+    );
 }
 
 #[test]

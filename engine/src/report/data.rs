@@ -21,7 +21,8 @@ pub const TOP_N: usize = 10;
 pub const MAX_INCIDENTS: usize = 50;
 /// Most timeline entries shown per incident.
 pub const MAX_TIMELINE: usize = 30;
-/// Most audit-log lines read for one report (years of officer actions fit many times over).
+/// Most audit-log lines read for one report (years of officer actions fit many times over;
+/// they are streamed, only acknowledgement and close times per alert are kept).
 pub const MAX_AUDIT_LINES: usize = 10_000_000;
 
 /// A calendar month in the organization's zone.
@@ -317,27 +318,30 @@ fn alert_rows(c: &Connection, from_ms: i64, to_ms: i64) -> anyhow::Result<Vec<Al
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Reads the audit log (verifying its chain) and returns its entries.
-fn read_audit(
+/// Walks the audit log (after verifying its chain), one entry at a time: memory does not grow
+/// with the log. Returns the lines read and the chain's state.
+fn walk_audit(
     data: &Path,
     recorded: Option<&audit::Head>,
-) -> (Vec<audit::Entry>, Result<(), String>) {
+    mut each: impl FnMut(&audit::Entry),
+) -> (u64, Result<(), String>) {
     let p = audit::path(data);
     let chain = match audit::verify(&p, recorded) {
         Ok(_) => Ok(()),
         Err(e) => Err(e.to_string()),
     };
-    let mut out = Vec::new();
+    let mut n = 0;
     if let Ok(f) = std::fs::File::open(&p) {
         use std::io::BufRead;
         for line in std::io::BufReader::new(f).lines().take(MAX_AUDIT_LINES) {
             let Ok(line) = line else { break };
+            n += 1;
             if let Ok(e) = serde_json::from_str::<audit::Entry>(&line) {
-                out.push(e);
+                each(&e);
             }
         }
     }
-    (out, chain)
+    (n, chain)
 }
 
 fn audit_ms(e: &audit::Entry) -> Option<i64> {
@@ -398,13 +402,11 @@ pub fn gather(s: &Sources<'_>) -> anyhow::Result<ReportData> {
     };
 
     // Officer actions from the audit log: acknowledgements, closes, rule changes.
-    let (entries, audit_chain) = read_audit(s.data, recorded_head.as_ref());
-    let audit_lines = entries.len() as u64;
     let mut acks: HashMap<i64, i64> = HashMap::new();
     let mut closes: HashMap<i64, i64> = HashMap::new();
     let mut rule_changes = Vec::new();
-    for e in &entries {
-        let Some(at) = audit_ms(e) else { continue };
+    let (audit_lines, audit_chain) = walk_audit(s.data, recorded_head.as_ref(), |e| {
+        let Some(at) = audit_ms(e) else { return };
         if let Some(id) = e
             .target
             .strip_prefix("alert:")
@@ -431,7 +433,7 @@ pub fn gather(s: &Sources<'_>) -> anyhow::Result<ReportData> {
                 summary: rule_change_summary(&e.detail),
             });
         }
-    }
+    });
     for a in &mut alerts {
         a.acknowledged_ms = acks.get(&a.id).copied();
         a.closed_ms = if a.status == "closed" {

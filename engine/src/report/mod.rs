@@ -176,7 +176,13 @@ fn make(a: MakeArgs) -> anyhow::Result<()> {
             .join(", ");
         (files, origin)
     };
+    // Written beside the destination and moved into place when complete and signed: a failed
+    // run leaves no half report.
     prepare_out(&out)?;
+    let final_out = out;
+    let out = staging_dir(&final_out);
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
 
     let generated = Utc::now();
     let d = data::gather(&data::Sources {
@@ -270,6 +276,13 @@ fn make(a: MakeArgs) -> anyhow::Result<()> {
         &[PDF, ALERTS_CSV, ALERTS_PARQUET, EVENTS_DAILY],
         &key,
     )?;
+    if final_out.exists() {
+        std::fs::remove_dir(&final_out)
+            .with_context(|| format!("replacing {}", final_out.display()))?;
+    }
+    std::fs::rename(&out, &final_out)
+        .with_context(|| format!("moving the report to {}", final_out.display()))?;
+    let out = final_out;
     println!(
         "report {month} ({}) in {}: {} alerts, {} events; {} pages of PDF, signed by {}",
         a.lang.code(),
@@ -289,8 +302,16 @@ fn make(a: MakeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates the output folder; refuses one that already holds a report (or anything else),
-/// so a signed report is never partly overwritten.
+/// `.NAME.partial` beside the output folder.
+fn staging_dir(out: &Path) -> PathBuf {
+    let name = out
+        .file_name()
+        .map_or_else(|| "report".into(), |n| n.to_string_lossy().into_owned());
+    out.with_file_name(format!(".{name}.partial"))
+}
+
+/// Refuses an output folder that already holds anything, so a signed report is never
+/// partly overwritten; an empty one is replaced.
 fn prepare_out(out: &Path) -> anyhow::Result<()> {
     if out.exists() {
         let mut entries =
@@ -303,7 +324,11 @@ fn prepare_out(out: &Path) -> anyhow::Result<()> {
             .into());
         }
     }
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    Ok(())
 }
 
 /// Pages in a PDF typst wrote (its `/Type /Page` objects), for the summary line.
