@@ -72,6 +72,7 @@ cols = [("dataset","event.dataset"),("host","host.hostname"),("source_ip","sourc
         ("destination_ip","destination.ip"),("destination_port","destination.port"),("user","user.name"),
         ("action","event.action"),("rule_id","canh.rule.id"),("rule_name","canh.rule.name"),("message","message"),
         ("original","event.original")]
+t0 = time.perf_counter()
 rows = [(l.rstrip("\n"), json.loads(l)) for l in open(src, encoding="utf-8")]
 def us(v):
     return int(datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp() * 1e6) if v else None
@@ -93,6 +94,8 @@ t = time.perf_counter()
 pq.write_table(table, out, compression="zstd", compression_level=3, row_group_size=65536)
 dt = time.perf_counter() - t
 size = os.path.getsize(out)
+total = time.perf_counter() - t0
 print(f"pyarrow {pa.__version__} write_table of {len(rows)} rows (from memory): {dt:.2f} s, {size/1e6:.1f} MB, {size/1e6/dt:.1f} MB/s, {len(rows)/dt:.0f} rows/s")
+print(f"pyarrow end to end (JSON lines -> columns -> Parquet): {total:.2f} s, {size/1e6/total:.1f} MB/s, {len(rows)/total:.0f} rows/s")
 print(f"canh parquet: {os.path.getsize(canh_out)/1e6:.1f} MB (see the export line above for its time)")
 PY

@@ -17,7 +17,12 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use clap::Args;
 use parquet::arrow::ArrowWriter;
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::cli::{UsageError, parse_time};
 use crate::index::{IndexError, Reader, SearchRequest};
@@ -96,34 +101,109 @@ fn schema() -> Schema {
     Schema::new(f)
 }
 
-fn micros(v: Option<&Value>) -> Option<i64> {
-    let s = v?.as_str()?;
-    chrono::DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.timestamp_micros())
-}
+/// Fields read from each stored event: the two times, then [`COLUMNS`].
+const PICKED: usize = 2 + COLUMNS.len();
 
-/// A field's text: strings as they are, lists joined with `,`, numbers and booleans printed.
-fn text(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        Value::Array(items) => Some(
-            items
-                .iter()
-                .filter_map(|i| text(Some(i)))
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
-        other => Some(other.to_string()),
+fn slot_of(name: &str) -> Option<usize> {
+    match name {
+        "@timestamp" => Some(0),
+        "event.created" => Some(1),
+        _ => COLUMNS.iter().position(|(_, f)| *f == name).map(|i| i + 2),
     }
 }
 
-fn int(v: Option<&Value>) -> Option<i64> {
-    match v? {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.parse().ok(),
-        _ => None,
+/// The fields the fixed columns need, borrowed from the stored JSON: the event is scanned once
+/// and nothing is built for the fields no column shows (they stay in the `event` column).
+struct Picked<'a>([Option<&'a RawValue>; PICKED]);
+
+/// A key of the event object, as the slot it fills (no allocation for plain keys).
+struct Slot(Option<usize>);
+
+impl<'de> Deserialize<'de> for Slot {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Slot, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Slot;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Slot, E> {
+                Ok(Slot(slot_of(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Picked<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Picked<'de>, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Picked<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an event object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Picked<'de>, A::Error> {
+                let mut out = [None; PICKED];
+                while let Some(Slot(slot)) = m.next_key()? {
+                    match slot {
+                        Some(i) => out[i] = Some(m.next_value::<&'de RawValue>()?),
+                        None => {
+                            m.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(Picked(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl<'a> Picked<'a> {
+    fn of(raw: &'a str) -> Picked<'a> {
+        serde_json::from_str(raw).unwrap_or(Picked([None; PICKED]))
+    }
+
+    /// Slot `i` as text: strings unescaped, lists joined with `,`, numbers and booleans as
+    /// written, null as absent.
+    fn text(&self, i: usize) -> Option<Cow<'a, str>> {
+        let s = self.0[i]?.get();
+        match s.as_bytes().first()? {
+            b'"' => {
+                let inner = &s[1..s.len() - 1];
+                if inner.contains('\\') {
+                    serde_json::from_str::<String>(s).ok().map(Cow::Owned)
+                } else {
+                    Some(Cow::Borrowed(inner))
+                }
+            }
+            b'n' => None,
+            b'[' => {
+                let items: Vec<Value> = serde_json::from_str(s).ok()?;
+                Some(Cow::Owned(
+                    items
+                        .iter()
+                        .map(|v| match v {
+                            Value::String(x) => x.clone(),
+                            other => other.to_string(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ))
+            }
+            _ => Some(Cow::Borrowed(s)),
+        }
+    }
+
+    fn micros(&self, i: usize) -> Option<i64> {
+        chrono::DateTime::parse_from_rfc3339(&self.text(i)?)
+            .ok()
+            .map(|t| t.timestamp_micros())
+    }
+
+    fn int(&self, i: usize) -> Option<i64> {
+        self.text(i)?.parse().ok()
     }
 }
 
@@ -153,16 +233,16 @@ impl Batch {
         }
     }
 
-    fn push(&mut self, m: &Map<String, Value>, raw: &str) {
-        self.ts.append_option(micros(m.get("@timestamp")));
-        self.rx.append_option(micros(m.get("event.created")));
+    fn push(&mut self, p: &Picked<'_>, raw: &str) {
+        self.ts.append_option(p.micros(0));
+        self.rx.append_option(p.micros(1));
         let (mut si, mut ii) = (0, 0);
-        for (name, field) in COLUMNS {
-            if INT_COLUMNS.contains(&name) {
-                self.ints[ii].append_option(int(m.get(field)));
+        for (c, (name, _)) in COLUMNS.iter().enumerate() {
+            if INT_COLUMNS.contains(name) {
+                self.ints[ii].append_option(p.int(c + 2));
                 ii += 1;
             } else {
-                self.cols[si].append_option(text(m.get(field)));
+                self.cols[si].append_option(p.text(c + 2));
                 si += 1;
             }
         }
@@ -208,7 +288,7 @@ impl Sink {
                     w: Box::new(ArrowWriter::try_new(
                         f,
                         schema.clone(),
-                        Some(writer_properties()),
+                        Some(export_properties()),
                     )?),
                     batch: Box::new(Batch::new()),
                     schema,
@@ -232,17 +312,15 @@ impl Sink {
                 w.write_all(b"\n")?;
             }
             Sink::Csv(w) => {
-                let m = parse(raw);
-                let ts = |k: &str| text(m.get(k)).unwrap_or_default();
-                let mut rec = vec![ts("@timestamp"), ts("event.created")];
-                for (_, field) in COLUMNS {
-                    rec.push(text(m.get(field)).unwrap_or_default());
+                let p = Picked::of(raw);
+                for i in 0..PICKED {
+                    w.write_field(p.text(i).as_deref().unwrap_or(""))?;
                 }
-                rec.push(raw.to_owned());
-                w.write_record(&rec)?;
+                w.write_field(raw)?;
+                w.write_record(None::<&[u8]>)?;
             }
             Sink::Parquet { w, batch, schema } => {
-                batch.push(&parse(raw), raw);
+                batch.push(&Picked::of(raw), raw);
                 if batch.rows >= ROW_GROUP_ROWS {
                     w.write(&batch.finish(schema)?)?;
                     w.flush()?;
@@ -275,11 +353,16 @@ impl Sink {
     }
 }
 
-fn parse(raw: &str) -> Map<String, Value> {
-    match serde_json::from_str(raw) {
-        Ok(Value::Object(m)) => m,
-        _ => Map::new(),
+/// Columns whose values are nearly all distinct: a dictionary would only cost hashing before
+/// parquet gives up on it (its dictionary page limit), so they go straight to plain + zstd.
+const UNIQUE_COLUMNS: [&str; 3] = ["event", "original", "message"];
+
+fn export_properties() -> parquet::file::properties::WriterProperties {
+    let mut b = writer_properties().into_builder();
+    for c in UNIQUE_COLUMNS {
+        b = b.set_column_dictionary_enabled(c.into(), false);
     }
+    b.build()
 }
 
 /// Counts that stop the export: the sink's error, or the index's.
