@@ -125,11 +125,7 @@ impl Reader {
                 path: day.to_string().into(),
                 source,
             };
-            let q = self.query(index, req)?;
-            let searcher = reader(index, *day)?.searcher();
-            let weight = q
-                .weight(EnableScoring::disabled_from_searcher(&searcher))
-                .map_err(tv)?;
+            let (searcher, weight) = self.day_weight(*day, index, req)?;
             for seg in searcher.segment_readers() {
                 let ff = seg.fast_fields();
                 let ts = ff.date(F_TIMESTAMP).map_err(tv)?;
@@ -189,6 +185,24 @@ impl Reader {
         Ok((out, first, last))
     }
 
+    /// A searcher of one day's index and the request's weight over it (no scoring).
+    fn day_weight(
+        &self,
+        day: NaiveDate,
+        index: &tantivy::Index,
+        req: &SearchRequest,
+    ) -> Result<(tantivy::Searcher, Box<dyn tantivy::query::Weight>), IndexError> {
+        let q = self.query(index, req)?;
+        let searcher = reader(index, day)?.searcher();
+        let weight = q
+            .weight(EnableScoring::disabled_from_searcher(&searcher))
+            .map_err(|source| IndexError::Tantivy {
+                path: day.to_string().into(),
+                source,
+            })?;
+        Ok((searcher, weight))
+    }
+
     /// Calls `each` with the stored JSON of every matching event, day by day (oldest first)
     /// and in indexing order within a day; stops at the first error `each` returns.
     pub fn for_each_source<E: From<IndexError>>(
@@ -197,15 +211,7 @@ impl Reader {
         mut each: impl FnMut(&str) -> Result<(), E>,
     ) -> Result<(), E> {
         for (day, index) in &self.days {
-            let tv = |source| IndexError::Tantivy {
-                path: day.to_string().into(),
-                source,
-            };
-            let q = self.query(index, req)?;
-            let searcher = reader(index, *day)?.searcher();
-            let weight = q
-                .weight(EnableScoring::disabled_from_searcher(&searcher))
-                .map_err(tv)?;
+            let (searcher, weight) = self.day_weight(*day, index, req)?;
             for seg in searcher.segment_readers() {
                 self.stream_segment(seg, weight.as_ref(), *day, &mut each)?;
             }

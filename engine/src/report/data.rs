@@ -258,6 +258,17 @@ pub fn tactic_of(tag: &str) -> Option<usize> {
     TACTICS.iter().position(|(k, _)| *k == t)
 }
 
+/// The tactics (indexes into [`TACTICS`]) a list of tags names, each once.
+fn tactics_in(tags: &[String]) -> impl Iterator<Item = usize> {
+    let mut seen = [false; TACTICS.len()];
+    for t in tags {
+        if let Some(i) = tactic_of(t) {
+            seen[i] = true;
+        }
+    }
+    (0..TACTICS.len()).filter(move |&i| seen[i])
+}
+
 /// Opens `alerts.db` read-only (the engine may be writing; SQLite's WAL lets both work).
 pub fn open_alerts_db(data: &Path) -> anyhow::Result<Option<Connection>> {
     let p = crate::alerts::store::path(data);
@@ -550,29 +561,13 @@ pub fn gather(s: &Sources<'_>) -> anyhow::Result<ReportData> {
     let mut attack: Vec<(&'static str, &'static str, usize, u64)> =
         TACTICS.iter().map(|(k, n)| (*k, *n, 0, 0)).collect();
     for r in set.rules() {
-        let mut seen = [false; TACTICS.len()];
-        for t in &r.tags {
-            if let Some(i) = tactic_of(t) {
-                seen[i] = true;
-            }
-        }
-        for (i, hit) in seen.iter().enumerate() {
-            if *hit {
-                attack[i].2 += 1;
-            }
+        for i in tactics_in(&r.tags) {
+            attack[i].2 += 1;
         }
     }
     for a in &alerts {
-        let mut seen = [false; TACTICS.len()];
-        for t in &a.tags {
-            if let Some(i) = tactic_of(t) {
-                seen[i] = true;
-            }
-        }
-        for (i, hit) in seen.iter().enumerate() {
-            if *hit {
-                attack[i].3 += 1;
-            }
+        for i in tactics_in(&a.tags) {
+            attack[i].3 += 1;
         }
     }
     let (rule_set_hash, _) = crate::detect::rule_set_hash(s.rule_files);
@@ -696,7 +691,8 @@ fn source_health(
     for ((_, host), n) in unparsed {
         *unparsed_by.entry(host.as_str()).or_default() += n;
     }
-    per.into_iter()
+    let mut out: Vec<SourceHealth> = per
+        .into_iter()
         .map(|(host, days)| {
             let first = days.iter().position(|&n| n > 0).unwrap_or(0);
             let active: Vec<u64> = days.iter().copied().filter(|&n| n > 0).collect();
@@ -717,7 +713,14 @@ fn source_health(
                     .collect(),
             }
         })
-        .collect()
+        .collect();
+    // Sources with gaps or unreadable records first: what the auditor should look at.
+    out.sort_by(|a, b| {
+        (b.silent_days.len(), b.unparsed)
+            .cmp(&(a.silent_days.len(), a.unparsed))
+            .then_with(|| a.source.cmp(&b.source))
+    });
+    out
 }
 
 /// Health files are per UTC day; a day of the month's grid reads the UTC day it starts in.

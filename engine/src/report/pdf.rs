@@ -408,15 +408,23 @@ impl Doc<'_> {
             .iter()
             .map(|r| if *r { "right" } else { "left" })
             .collect();
+        // A header (repeated on every page the table spans), unless the table has none.
+        let head = if header.iter().all(|h| h.is_empty()) {
+            String::new()
+        } else {
+            format!(
+                "  table.header({}),\n",
+                header
+                    .iter()
+                    .map(|h| format!("strong({})", q(h)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
         let _ = write!(
             self.out,
-            "#table(columns: ({widths}), align: ({},), stroke: 0.4pt + luma(180), inset: 4pt,\n  table.header({}),\n",
+            "#table(columns: ({widths}), align: ({},), stroke: 0.4pt + luma(180), inset: 4pt,\n{head}",
             align.join(", "),
-            header
-                .iter()
-                .map(|h| format!("strong({})", q(h)))
-                .collect::<Vec<_>>()
-                .join(", ")
         );
         for r in rows {
             let _ = writeln!(
