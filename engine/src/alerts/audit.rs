@@ -53,6 +53,15 @@ pub struct Head {
 }
 
 impl Head {
+    /// The head as `alerts.db` records it: `SEQ:HASH`.
+    pub fn from_meta(b: &[u8]) -> Option<Head> {
+        let (seq, hash) = std::str::from_utf8(b).ok()?.split_once(':')?;
+        Some(Head {
+            seq: seq.parse().ok()?,
+            hash: hash.to_owned(),
+        })
+    }
+
     pub fn empty() -> Head {
         Head {
             seq: 0,

@@ -389,14 +389,7 @@ impl Store {
     /// The audit chain head recorded with the last action.
     pub fn audit_head(&self) -> Result<Option<Head>> {
         let v = Self::meta_get_in(&self.conn, "audit_head").map_err(|e| self.sql(e))?;
-        Ok(v.and_then(|b| {
-            let s = String::from_utf8(b).ok()?;
-            let (seq, hash) = s.split_once(':')?;
-            Some(Head {
-                seq: seq.parse().ok()?,
-                hash: hash.to_owned(),
-            })
-        }))
+        Ok(v.as_deref().and_then(Head::from_meta))
     }
 
     /// The correlator state and the WAL position it is complete through.

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use canh_core::time::DefaultZone;
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::alerts::audit;
@@ -399,14 +399,7 @@ pub fn gather(s: &Sources<'_>) -> anyhow::Result<ReportData> {
                     r.get(0)
                 })
                 .optional()?;
-            let head = head.and_then(|b| {
-                let s = String::from_utf8(b).ok()?;
-                let (seq, hash) = s.split_once(':')?;
-                Some(audit::Head {
-                    seq: seq.parse().ok()?,
-                    hash: hash.to_owned(),
-                })
-            });
+            let head = head.as_deref().and_then(audit::Head::from_meta);
             (alerts, prev, sup, head)
         }
         None => (Vec::new(), BTreeMap::new(), Vec::new(), None),
@@ -752,10 +745,6 @@ pub fn mean_p90(v: &[f64]) -> Option<(f64, f64)> {
     let mean = s.iter().sum::<f64>() / s.len() as f64;
     let rank = ((0.9 * s.len() as f64).ceil() as usize).clamp(1, s.len());
     Some((mean, s[rank - 1]))
-}
-
-pub fn ms_utc(ms: i64) -> DateTime<Utc> {
-    crate::alerts::store::ms_to_time(ms)
 }
 
 #[cfg(test)]

@@ -21,7 +21,8 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use super::data::{AlertRow, ms_utc};
+use super::data::AlertRow;
+use crate::alerts::store::ms_to_time;
 
 /// zstd level of every Parquet file canh writes (3: zstd's default, fast with good ratio).
 pub const ZSTD_LEVEL: i32 = 3;
@@ -163,7 +164,7 @@ pub fn write_alerts_parquet(path: &Path, rows: &[AlertRow]) -> anyhow::Result<()
 }
 
 fn ts(ms: i64) -> String {
-    ms_utc(ms).to_rfc3339_opts(SecondsFormat::Millis, true)
+    ms_to_time(ms).to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// `alerts.csv`: the same columns as `alerts.parquet`; tags joined with `;`, times RFC 3339

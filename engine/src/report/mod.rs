@@ -16,6 +16,7 @@ use anyhow::Context;
 use chrono::{SecondsFormat, Utc};
 use clap::{Args, Subcommand};
 
+use crate::alerts::store::ms_to_time;
 use crate::cli::UsageError;
 use data::Month;
 use pdf::Lang;
@@ -137,21 +138,14 @@ fn make(a: MakeArgs) -> anyhow::Result<()> {
     let (Some(month), Some(out)) = (a.month, a.out.clone()) else {
         return Err(UsageError("--month and --out are required".into()).into());
     };
-    let mut f = crate::config::parse_toml(crate::config::DEFAULT_TOML, "embedded default")
-        .map_err(|e| UsageError(e.to_string()))?;
-    if let Some(p) = &a.config {
-        f = f.merge(crate::config::load_file(p).map_err(|e| UsageError(e.to_string()))?);
-    }
-    if a.data.is_some() {
-        f.data_dir = a.data.clone();
-    }
-    if a.timezone.is_some() {
-        f.timezone = a.timezone.clone();
-    }
-    if !a.rules.is_empty() {
-        f.rules = Some(a.rules.clone());
-    }
-    let cfg = crate::config::Config::validate(f).map_err(|e| UsageError(e.to_string()))?;
+    // The engine's own merge (embedded default, --config file, flags) and validation.
+    let cfg = crate::cli::resolve_config(&crate::cli::UpArgs {
+        data: a.data.clone(),
+        config: a.config.clone(),
+        timezone: a.timezone.clone(),
+        rules: a.rules.clone(),
+        ..crate::cli::UpArgs::default()
+    })?;
     let data_dir = cfg.data_dir.clone();
     if !data_dir.is_dir() {
         return Err(UsageError(format!(
@@ -204,10 +198,10 @@ fn make(a: MakeArgs) -> anyhow::Result<()> {
 
     let key = sign::load_or_create_key(&data_dir)?;
     let fmt =
-        |ms: Option<i64>| ms.map(|m| data::ms_utc(m).to_rfc3339_opts(SecondsFormat::Millis, true));
+        |ms: Option<i64>| ms.map(|m| ms_to_time(m).to_rfc3339_opts(SecondsFormat::Millis, true));
     let period_from =
-        data::ms_utc(d.grid.starts[0] / 1000).to_rfc3339_opts(SecondsFormat::Secs, true);
-    let period_to = data::ms_utc(d.grid.end / 1000).to_rfc3339_opts(SecondsFormat::Secs, true);
+        ms_to_time(d.grid.starts[0] / 1000).to_rfc3339_opts(SecondsFormat::Secs, true);
+    let period_to = ms_to_time(d.grid.end / 1000).to_rfc3339_opts(SecondsFormat::Secs, true);
     let manifest = sign::Manifest {
         format: sign::FORMAT.into(),
         canh_version: env!("CARGO_PKG_VERSION").into(),

@@ -18,7 +18,8 @@ use typst::text::{Font, FontBook};
 use typst::utils::LazyHash;
 use typst::{Library, LibraryExt, World};
 
-use super::data::{self, LEVELS, ReportData, TOP_N, mean_p90, ms_utc};
+use super::data::{self, LEVELS, ReportData, TOP_N, mean_p90};
+use crate::alerts::store::ms_to_time;
 
 /// Report language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -391,7 +392,7 @@ struct Doc<'a> {
 
 impl Doc<'_> {
     fn t(&self, ms: i64) -> String {
-        let local = self.d.zone.local_of(ms_utc(ms));
+        let local = self.d.zone.local_of(ms_to_time(ms));
         local.format("%Y-%m-%d %H:%M").to_string()
     }
 
