@@ -906,6 +906,129 @@ fn data_waiting_for_a_template_that_never_comes_is_returned_raw() {
     );
 }
 
+/// The typed stage ([`Decoder::decode_flows`]) says what the events of [`Decoder::decode`] say,
+/// record by record, for every context of the corpus; everything that is not a flow record
+/// (options records, raw data) comes back the same from both.
+#[test]
+fn typed_flow_records_agree_with_events() {
+    let Some(c) = corpora() else { return };
+    let nf = c.join("netflow-logstash-codec");
+    let mut compared = 0;
+    for ctx in contexts(&nf) {
+        let dgrams = datagrams(&nf, &ctx.files);
+        let (events, stats) = decode_all(&dgrams);
+        let mut dec = Decoder::new(Limits::default());
+        let (mut flows, mut others, mut typed_stats) =
+            (Vec::new(), Vec::new(), DecodeStats::default());
+        for d in &dgrams {
+            let out = dec.decode_flows(
+                d,
+                exporter(),
+                received(),
+                "udp://127.0.0.1:2055",
+                &mut |f| {
+                    assert_eq!(f.exporter, exporter());
+                    flows.push((*f.record, f.raw.to_vec(), f.version, f.template_id));
+                },
+            );
+            typed_stats.add(&out.stats);
+            others.extend(out.events);
+        }
+        assert_eq!(typed_stats, stats, "{}: counters", ctx.name);
+        let (ev_flows, ev_others): (Vec<&Event>, Vec<&Event>) =
+            events.iter().partition(|e| is_flow(e));
+        assert_eq!(
+            others.iter().collect::<Vec<_>>(),
+            ev_others,
+            "{}: non-flow events",
+            ctx.name
+        );
+        assert_eq!(flows.len(), ev_flows.len(), "{}: flow records", ctx.name);
+        for (k, ((f, raw, version, tpl), ev)) in flows.iter().zip(&ev_flows).enumerate() {
+            let at = format!("{} record {k}", ctx.name);
+            assert_eq!(raw, &ev.raw, "{at}: raw");
+            assert_eq!(
+                uint(ev, field::NETFLOW_VERSION),
+                Some(u64::from(*version)),
+                "{at}"
+            );
+            if *version != 5 {
+                assert_eq!(
+                    uint(ev, field::NETFLOW_TEMPLATE_ID),
+                    Some(u64::from(*tpl)),
+                    "{at}"
+                );
+            }
+            let ip = |n: &str| match ev.get(n) {
+                Some(Value::Ip(ip)) => Some(*ip),
+                _ => None,
+            };
+            assert_eq!(f.source_ip, ip(field::SOURCE_IP), "{at}: source.ip");
+            assert_eq!(
+                f.destination_ip,
+                ip(field::DESTINATION_IP),
+                "{at}: destination.ip"
+            );
+            assert_eq!(
+                f.source_port,
+                uint(ev, field::SOURCE_PORT),
+                "{at}: source.port"
+            );
+            assert_eq!(
+                f.destination_port,
+                uint(ev, field::DESTINATION_PORT),
+                "{at}"
+            );
+            assert_eq!(
+                f.protocol.map(|p| p.to_string()).as_deref(),
+                ev.get_str(field::NETWORK_IANA_NUMBER),
+                "{at}: protocol"
+            );
+            assert_eq!(
+                f.bytes,
+                uint(ev, field::NETWORK_BYTES),
+                "{at}: network.bytes"
+            );
+            assert_eq!(
+                f.packets,
+                uint(ev, field::NETWORK_PACKETS),
+                "{at}: network.packets"
+            );
+            if f.rate.is_some() {
+                assert_eq!(
+                    f.raw_bytes,
+                    uint(ev, field::NETFLOW_RAW_BYTES),
+                    "{at}: raw bytes"
+                );
+            }
+            let time = |t: Option<DateTime<Utc>>| t.map(fields::rfc3339);
+            assert_eq!(
+                time(f.start()).as_deref(),
+                ev.get_str(field::EVENT_START),
+                "{at}: start"
+            );
+            assert_eq!(
+                time(f.end()).as_deref(),
+                ev.get_str(field::EVENT_END),
+                "{at}: end"
+            );
+            assert_eq!(
+                f.tcp_flags.map(i64::from),
+                ev.get(field::NETFLOW_TCP_CONTROL_BITS)
+                    .and_then(Value::as_i64),
+                "{at}: tcp flags"
+            );
+            assert_eq!(
+                f.ingress_interface.map(|i| i.to_string()).as_deref(),
+                ev.get_str(field::OBSERVER_INGRESS_INTERFACE_ID),
+                "{at}: ingress"
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared > 300, "only {compared} flow records compared");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Real clients: softflowd and pmacctd exporting one pcap, decoded by nfdump
 

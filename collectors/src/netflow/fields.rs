@@ -90,6 +90,7 @@ pub mod id {
     pub const DESTINATION_IPV6_ADDRESS: u16 = 28;
     pub const SAMPLING_INTERVAL: u16 = 34;
     pub const SAMPLER_ID: u16 = 48;
+    pub const IP_VERSION: u16 = 60;
     pub const SAMPLER_RANDOM_INTERVAL: u16 = 50;
     pub const INTERFACE_NAME: u16 = 82;
     pub const INTERFACE_DESCRIPTION: u16 = 83;
@@ -450,6 +451,26 @@ pub fn time_of(kind: Kind, b: &[u8]) -> Option<DateTime<Utc>> {
             }
             let nanos = ((frac * 1_000_000_000) >> 32) as u32;
             DateTime::from_timestamp(secs - NTP_UNIX_OFFSET, nanos)
+        }
+        _ => None,
+    }
+}
+
+/// Nanoseconds since the Unix epoch of a time element (`None` outside 1677–2262, what an
+/// `i64` of nanoseconds holds). Same decoding as [`time_of`], without building a date.
+pub fn time_ns(kind: Kind, b: &[u8]) -> Option<i64> {
+    const NS: i64 = 1_000_000_000;
+    match kind {
+        Kind::Seconds => i64::try_from(be_uint(b)?).ok()?.checked_mul(NS),
+        Kind::Millis => i64::try_from(be_uint(b)?).ok()?.checked_mul(1_000_000),
+        Kind::Micros | Kind::Nanos if b.len() == 8 => {
+            let secs = i64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+            let mut frac = u64::from(u32::from_be_bytes([b[4], b[5], b[6], b[7]]));
+            if kind == Kind::Micros {
+                frac &= !0x7ff;
+            }
+            let nanos = ((frac * 1_000_000_000) >> 32) as i64;
+            (secs - NTP_UNIX_OFFSET).checked_mul(NS)?.checked_add(nanos)
         }
         _ => None,
     }

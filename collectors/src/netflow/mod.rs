@@ -54,6 +54,7 @@ use canh_core::{Dataset, Event, Origin, ParseWarning, field};
 use chrono::{DateTime, Utc};
 
 use record::Ctx;
+pub use record::FlowRecord;
 use templates::{Header, Pending, State, Template, TplKey};
 pub use templates::{Limits, Rate, Usage};
 
@@ -217,6 +218,22 @@ pub struct Decoded {
     pub stats: DecodeStats,
 }
 
+/// A flow record as [`Decoder::decode_flows`] hands it out: the resolved ECS view, where it
+/// came from, and the record's bytes (which hold its other elements).
+#[derive(Debug, Clone, Copy)]
+pub struct FlowView<'a> {
+    pub record: &'a FlowRecord,
+    pub exporter: SocketAddr,
+    /// Export version: 5, 9 or 10 (IPFIX).
+    pub version: u16,
+    /// The template that described the record (0 for v5).
+    pub template_id: u16,
+    pub raw: &'a [u8],
+}
+
+/// Where flow records go: events, or a caller's function.
+type FlowSink<'a> = &'a mut dyn FnMut(FlowView<'_>);
+
 /// One `decode` call: where the datagram came from and what has come out of it so far.
 pub(crate) struct Call<'a> {
     pub exporter: SocketAddr,
@@ -225,6 +242,8 @@ pub(crate) struct Call<'a> {
     pub out: Decoded,
     /// Records decoded in this call (bounded by [`Limits::max_records_per_datagram`]).
     pub records: usize,
+    /// `None`: flow records become events in `out`.
+    sink: Option<FlowSink<'a>>,
 }
 
 impl Call<'_> {
@@ -313,13 +332,41 @@ impl Decoder {
         received: DateTime<Utc>,
         listener: &str,
     ) -> Decoded {
-        let mut call = Call {
+        let call = Call {
             exporter,
             received,
             listener,
             out: Decoded::default(),
             records: 0,
+            sink: None,
         };
+        self.run(datagram, call)
+    }
+
+    /// Decodes like [`Decoder::decode`] but hands each flow record to `sink` as a
+    /// [`FlowView`] instead of building its event: the typed stage alone, for callers that
+    /// need only the ECS view of flows. Options records, undecodable bytes and counters come
+    /// back as from `decode`; `stats.records` counts the records handed to `sink`.
+    pub fn decode_flows(
+        &mut self,
+        datagram: &[u8],
+        exporter: SocketAddr,
+        received: DateTime<Utc>,
+        listener: &str,
+        sink: &mut dyn FnMut(FlowView<'_>),
+    ) -> Decoded {
+        let call = Call {
+            exporter,
+            received,
+            listener,
+            out: Decoded::default(),
+            records: 0,
+            sink: Some(sink),
+        };
+        self.run(datagram, call)
+    }
+
+    fn run(&mut self, datagram: &[u8], mut call: Call<'_>) -> Decoded {
         let mut pos = 0;
         while pos < datagram.len() {
             let rest = &datagram[pos..];
@@ -545,6 +592,7 @@ impl Decoder {
             template_id: tpl.id,
         };
         let mut values = Vec::with_capacity(tpl.fields.len());
+        let mut resolved = record::Resolved::new();
         let (mut pos, mut n) = (0usize, 0u64);
         while body.len() - pos >= min {
             let rest = &body[pos..];
@@ -572,14 +620,27 @@ impl Decoder {
                 break;
             };
             let raw = &rest[..used];
-            let ev = if tpl.options {
+            if tpl.options {
                 call.out.stats.options_records += 1;
-                record::options_event(&ctx, tpl, &values, raw, &mut e.options)
+                let ev = record::options_event(&ctx, tpl, &values, raw, &mut e.options);
+                call.out.events.push(ev);
             } else {
                 call.out.stats.records += 1;
-                record::flow_event(&ctx, tpl, &values, raw, &e.options)
-            };
-            call.out.events.push(ev);
+                record::resolve(h, tpl, &values, &e.options, &mut resolved);
+                match call.sink.as_mut() {
+                    Some(sink) => sink(FlowView {
+                        record: &resolved.flow,
+                        exporter: call.exporter,
+                        version: h.version,
+                        template_id: tpl.id,
+                        raw,
+                    }),
+                    None => {
+                        let ev = record::flow_event(&ctx, tpl, &values, raw, &e.options, &resolved);
+                        call.out.events.push(ev);
+                    }
+                }
+            }
             call.records += 1;
             pos += used;
             n += 1;

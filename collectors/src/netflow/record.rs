@@ -11,12 +11,12 @@
 use std::net::{IpAddr, SocketAddr};
 
 use canh_core::{Dataset, Event, Origin, Value, field};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 use super::fields::{self, Kind, REVERSE_PEN, id};
 use super::templates::{
     ExporterOptions, FieldSpec, Header, MAX_INTERFACE_NAME_LEN, MAX_OPTION_ENTRIES_PER_EXPORTER,
-    Rate, Template,
+    MAX_TEMPLATE_FIELDS, Rate, Template,
 };
 
 /// `netflow.type` of flow records.
@@ -103,7 +103,113 @@ const PACKET_COUNTERS: [u16; 3] = [
     id::PACKET_TOTAL_COUNT,
 ];
 
-/// What a flow record says, gathered before the event is finished.
+/// What one flow record says in ECS terms, resolved from its elements and the exporter's
+/// options (sampling, boot time): the typed stage of decoding, before the record becomes an
+/// [`Event`]. [`Decoder::decode_flows`](super::Decoder::decode_flows) hands these out without
+/// building events; [`Decoder::decode`](super::Decoder::decode) builds the event from one.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FlowRecord {
+    pub source_ip: Option<IpAddr>,
+    pub destination_ip: Option<IpAddr>,
+    pub source_port: Option<u64>,
+    pub destination_port: Option<u64>,
+    /// IANA protocol number.
+    pub protocol: Option<u8>,
+    /// `network.bytes` and `network.packets`: the best counter of each (both directions of a
+    /// biflow summed), scaled by `rate`.
+    pub bytes: Option<u64>,
+    pub packets: Option<u64>,
+    /// The same counters as exported, before sampling.
+    pub raw_bytes: Option<u64>,
+    pub raw_packets: Option<u64>,
+    /// The sampling rate that applied, if any.
+    pub rate: Option<Rate>,
+    /// `event.start` and `event.end`, in nanoseconds since the Unix epoch.
+    pub start_ns: Option<i64>,
+    pub end_ns: Option<i64>,
+    pub tcp_flags: Option<u16>,
+    pub ingress_interface: Option<u64>,
+    pub egress_interface: Option<u64>,
+    /// `true` for IPv6, `false` for IPv4 (from the addresses, else ipVersion).
+    pub ipv6: Option<bool>,
+}
+
+impl FlowRecord {
+    pub fn start(&self) -> Option<DateTime<Utc>> {
+        self.start_ns.map(DateTime::from_timestamp_nanos)
+    }
+
+    pub fn end(&self) -> Option<DateTime<Utc>> {
+        self.end_ns.map(DateTime::from_timestamp_nanos)
+    }
+}
+
+/// Words of the bit set of a template's fields.
+const FIELD_WORDS: usize = MAX_TEMPLATE_FIELDS.div_ceil(64);
+
+/// A resolved record, plus which of its fields went into ECS fields only (so the event does
+/// not repeat them as `netflow.<name>`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Resolved {
+    pub flow: FlowRecord,
+    consumed: [u64; FIELD_WORDS],
+}
+
+impl Resolved {
+    fn consume(&mut self, k: usize) {
+        if let Some(w) = self.consumed.get_mut(k / 64) {
+            *w |= 1 << (k % 64);
+        }
+    }
+
+    fn is_consumed(&self, k: usize) -> bool {
+        self.consumed
+            .get(k / 64)
+            .is_some_and(|w| w & (1 << (k % 64)) != 0)
+    }
+}
+
+/// Counters seen for one measure (bytes or packets), by rank in the measure's order of
+/// preference: the first value of each rank and its first non-zero value.
+#[derive(Debug, Clone, Copy)]
+struct Counters<const N: usize> {
+    first: [Option<u64>; N],
+    nonzero: [Option<u64>; N],
+}
+
+impl<const N: usize> Default for Counters<N> {
+    fn default() -> Self {
+        Counters {
+            first: [None; N],
+            nonzero: [None; N],
+        }
+    }
+}
+
+impl<const N: usize> Counters<N> {
+    fn add(&mut self, rank: usize, v: u64) {
+        if rank < N {
+            self.first[rank] = self.first[rank].or(Some(v));
+            if v != 0 {
+                self.nonzero[rank] = self.nonzero[rank].or(Some(v));
+            }
+        }
+    }
+
+    /// The first delta counter in order of preference that is not zero (v9 exporters fill
+    /// IN_BYTES or OUT_BYTES, ids 1 and 23, depending on the direction they saw), else the
+    /// first delta counter, else a total.
+    fn best(&self, order: &[u16; N]) -> Option<u64> {
+        let delta = |k: &usize| !TOTAL_COUNTERS.contains(&order[*k]);
+        (0..N)
+            .filter(delta)
+            .find_map(|k| self.nonzero[k])
+            .or_else(|| (0..N).filter(delta).find_map(|k| self.first[k]))
+            .or_else(|| (0..N).find_map(|k| self.first[k]))
+    }
+}
+
+/// What a flow record's elements say, gathered before the record is finished.
 #[derive(Debug, Default)]
 struct Flow {
     src: Option<IpAddr>,
@@ -111,20 +217,19 @@ struct Flow {
     src_port: Option<u64>,
     dst_port: Option<u64>,
     proto: Option<u8>,
-    /// (counter id, value): candidates for network.bytes / packets.
-    byte_counters: Vec<(u16, u64)>,
-    packet_counters: Vec<(u16, u64)>,
+    bytes: Counters<4>,
+    packets: Counters<3>,
     initiator_octets: u64,
     responder_octets: u64,
     initiator_packets: u64,
     responder_packets: u64,
     split_octets: bool,
     split_packets: bool,
-    /// (counter id, value) of RFC 5103 reverse counters.
-    reverse_bytes: Vec<(u16, u64)>,
-    reverse_packets: Vec<(u16, u64)>,
-    start: Option<DateTime<Utc>>,
-    end: Option<DateTime<Utc>>,
+    /// RFC 5103 reverse counters.
+    reverse_bytes: Counters<4>,
+    reverse_packets: Counters<3>,
+    start: Option<i64>,
+    end: Option<i64>,
     start_uptime: Option<u32>,
     end_uptime: Option<u32>,
     start_delta_us: Option<u64>,
@@ -137,6 +242,10 @@ struct Flow {
     sampling_size: Option<u64>,
     sampling_population: Option<u64>,
     sampler: Option<u64>,
+    tcp_flags: Option<u16>,
+    ingress: Option<u64>,
+    egress: Option<u64>,
+    ip_version: Option<u64>,
 }
 
 /// Puts an address in an ECS slot; returns it back when the slot already holds a real one.
@@ -150,157 +259,212 @@ fn put_addr(slot: &mut Option<IpAddr>, ip: IpAddr) -> Option<IpAddr> {
     }
 }
 
-fn ts_of_millis(ms: i64) -> Option<DateTime<Utc>> {
-    DateTime::from_timestamp_millis(ms)
+/// What resolving does with one field of a template, worked out once when the template is
+/// learned so that each record's fields are dispatched without looking their ids up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Only an event field (`netflow.<name>`).
+    Other,
+    SrcAddr,
+    DstAddr,
+    SrcPort,
+    DstPort,
+    Proto,
+    TcpFlags,
+    Ingress,
+    Egress,
+    IpVersion,
+    /// A byte or packet counter, with its rank in [`BYTE_COUNTERS`] / [`PACKET_COUNTERS`].
+    Bytes(u8),
+    Packets(u8),
+    ReverseBytes(u8),
+    ReversePackets(u8),
+    InitiatorOctets,
+    ResponderOctets,
+    InitiatorPackets,
+    ResponderPackets,
+    StartUptime,
+    EndUptime,
+    StartDelta,
+    EndDelta,
+    DurationMs,
+    DurationUs,
+    SysInit,
+    OwnRate,
+    PacketInterval,
+    PacketSpace,
+    SamplingSize,
+    SamplingPopulation,
+    Sampler,
+    Start(Kind),
+    End(Kind),
 }
 
-/// A sysUpTime-relative stamp (v5, v9) as an instant: the exporter's clock at export minus
-/// the (wrapping, signed) distance back to the stamp, as nfdump computes it.
-fn from_uptime(h: &Header, stamp: u32) -> Option<DateTime<Utc>> {
-    let up = h.sys_uptime_ms?;
-    let back = i64::from(up.wrapping_sub(stamp) as i32);
-    h.export_time
-        .checked_sub_signed(Duration::milliseconds(back))
+/// The role of a template field in flow records.
+pub(crate) fn role_of(spec: &FieldSpec) -> Role {
+    let counter = |order: &[u16], c: u16| order.iter().position(|&o| o == c).map(|k| k as u8);
+    if spec.pen == REVERSE_PEN {
+        return match (
+            counter(&BYTE_COUNTERS, spec.id),
+            counter(&PACKET_COUNTERS, spec.id),
+        ) {
+            (Some(k), _) => Role::ReverseBytes(k),
+            (None, Some(k)) => Role::ReversePackets(k),
+            _ => Role::Other,
+        };
+    }
+    if spec.pen != 0 {
+        return Role::Other;
+    }
+    if let Some(k) = counter(&BYTE_COUNTERS, spec.id) {
+        return Role::Bytes(k);
+    }
+    if let Some(k) = counter(&PACKET_COUNTERS, spec.id) {
+        return Role::Packets(k);
+    }
+    match spec.id {
+        id::SOURCE_IPV4_ADDRESS | id::SOURCE_IPV6_ADDRESS => Role::SrcAddr,
+        id::DESTINATION_IPV4_ADDRESS | id::DESTINATION_IPV6_ADDRESS => Role::DstAddr,
+        id::SOURCE_TRANSPORT_PORT => Role::SrcPort,
+        id::DESTINATION_TRANSPORT_PORT => Role::DstPort,
+        id::PROTOCOL_IDENTIFIER => Role::Proto,
+        id::TCP_CONTROL_BITS => Role::TcpFlags,
+        id::INGRESS_INTERFACE => Role::Ingress,
+        id::EGRESS_INTERFACE => Role::Egress,
+        id::IP_VERSION => Role::IpVersion,
+        id::INITIATOR_OCTETS => Role::InitiatorOctets,
+        id::RESPONDER_OCTETS => Role::ResponderOctets,
+        id::INITIATOR_PACKETS => Role::InitiatorPackets,
+        id::RESPONDER_PACKETS => Role::ResponderPackets,
+        id::FLOW_START_SYS_UP_TIME => Role::StartUptime,
+        id::FLOW_END_SYS_UP_TIME => Role::EndUptime,
+        id::FLOW_START_DELTA_MICROSECONDS => Role::StartDelta,
+        id::FLOW_END_DELTA_MICROSECONDS => Role::EndDelta,
+        id::FLOW_DURATION_MILLISECONDS => Role::DurationMs,
+        id::FLOW_DURATION_MICROSECONDS => Role::DurationUs,
+        id::SYSTEM_INIT_TIME_MILLISECONDS => Role::SysInit,
+        id::SAMPLING_INTERVAL | id::SAMPLER_RANDOM_INTERVAL => Role::OwnRate,
+        id::SAMPLING_PACKET_INTERVAL => Role::PacketInterval,
+        id::SAMPLING_PACKET_SPACE => Role::PacketSpace,
+        id::SAMPLING_SIZE => Role::SamplingSize,
+        id::SAMPLING_POPULATION => Role::SamplingPopulation,
+        id::SAMPLER_ID | id::SELECTOR_ID => Role::Sampler,
+        id::FLOW_START_SECONDS => Role::Start(Kind::Seconds),
+        id::FLOW_START_MILLISECONDS => Role::Start(Kind::Millis),
+        id::FLOW_START_MICROSECONDS => Role::Start(Kind::Micros),
+        id::FLOW_START_NANOSECONDS => Role::Start(Kind::Nanos),
+        id::FLOW_END_SECONDS => Role::End(Kind::Seconds),
+        id::FLOW_END_MILLISECONDS => Role::End(Kind::Millis),
+        id::FLOW_END_MICROSECONDS => Role::End(Kind::Micros),
+        id::FLOW_END_NANOSECONDS => Role::End(Kind::Nanos),
+        _ => Role::Other,
+    }
 }
 
-/// Builds the event of one flow record. `values` are the record's field bytes, in template
-/// order; `raw` is the whole record.
-pub(crate) fn flow_event(
-    ctx: &Ctx<'_>,
+impl Resolved {
+    pub fn new() -> Self {
+        Resolved {
+            flow: FlowRecord::default(),
+            consumed: [0; FIELD_WORDS],
+        }
+    }
+}
+
+/// Resolves one flow record into `r`: `values` are its field bytes, in template order.
+pub(crate) fn resolve(
+    h: &Header,
     tpl: &Template,
     values: &[&[u8]],
-    raw: &[u8],
     opts: &ExporterOptions,
-) -> Event {
-    let mut ev = base(ctx, raw, TYPE_FLOW);
-    let h = ctx.header;
+    r: &mut Resolved,
+) {
+    r.consumed = [0; FIELD_WORDS];
     let mut f = Flow::default();
-    for (k, (spec, v)) in tpl.fields.iter().zip(values).enumerate() {
-        if v.is_empty() || (spec.id == id::PADDING_OCTETS && spec.pen == 0) {
-            continue;
-        }
-        let (name, kind) = name_of(h.version, tpl, k, spec);
-        if spec.pen == REVERSE_PEN {
-            // RFC 5103 biflow: the reverse direction's counters add to the flow's totals
-            match (spec.id, fields::be_uint(v)) {
-                (c, Some(n)) if BYTE_COUNTERS.contains(&c) => f.reverse_bytes.push((c, n)),
-                (c, Some(n)) if PACKET_COUNTERS.contains(&c) => f.reverse_packets.push((c, n)),
-                _ => {}
-            }
-            generic(&mut ev, name, kind, v);
-            continue;
-        }
-        if spec.pen != 0 {
-            generic(&mut ev, name, kind, v);
+    for (k, (role, v)) in tpl.roles().iter().zip(values).enumerate() {
+        if *role == Role::Other || v.is_empty() {
             continue;
         }
         let uint = fields::be_uint(v);
-        match (spec.id, uint) {
-            (id::SOURCE_IPV4_ADDRESS | id::SOURCE_IPV6_ADDRESS, _) => {
+        match (*role, uint) {
+            (Role::SrcAddr, _) => {
                 if let Some(ip) = fields::ip(v)
                     && put_addr(&mut f.src, ip).is_none()
                 {
-                    continue;
+                    r.consume(k);
                 }
             }
-            (id::DESTINATION_IPV4_ADDRESS | id::DESTINATION_IPV6_ADDRESS, _) => {
+            (Role::DstAddr, _) => {
                 if let Some(ip) = fields::ip(v)
                     && put_addr(&mut f.dst, ip).is_none()
                 {
-                    continue;
+                    r.consume(k);
                 }
             }
-            (id::SOURCE_TRANSPORT_PORT, Some(p)) if f.src_port.is_none() => {
+            (Role::SrcPort, Some(p)) if f.src_port.is_none() => {
                 f.src_port = Some(p);
-                continue;
+                r.consume(k);
             }
-            (id::DESTINATION_TRANSPORT_PORT, Some(p)) if f.dst_port.is_none() => {
+            (Role::DstPort, Some(p)) if f.dst_port.is_none() => {
                 f.dst_port = Some(p);
-                continue;
+                r.consume(k);
             }
-            (id::PROTOCOL_IDENTIFIER, Some(p)) if f.proto.is_none() && p <= 255 => {
+            (Role::Proto, Some(p)) if f.proto.is_none() && p <= 255 => {
                 f.proto = Some(p as u8);
-                continue;
+                r.consume(k);
             }
-            (id::TCP_CONTROL_BITS, Some(bits)) => {
-                let bits = bits as u16;
-                ev.set(field::NETFLOW_TCP_CONTROL_BITS, bits);
-                let names = fields::tcp_flag_names(bits);
-                if !names.is_empty() {
-                    ev.set(field::NETWORK_TCP_FLAGS, Value::List(names));
-                }
-                continue;
+            (Role::TcpFlags, Some(bits)) => {
+                f.tcp_flags = Some(bits as u16);
+                r.consume(k);
             }
-            (id::INGRESS_INTERFACE, Some(i)) => {
-                ev.set(field::OBSERVER_INGRESS_INTERFACE_ID, i.to_string());
-                if let Some(n) = opts.if_names.get(&i) {
-                    ev.set(field::OBSERVER_INGRESS_INTERFACE_NAME, n.as_str());
-                }
-                continue;
+            (Role::Ingress, Some(i)) => {
+                f.ingress = Some(i);
+                r.consume(k);
             }
-            (id::EGRESS_INTERFACE, Some(i)) => {
-                ev.set(field::OBSERVER_EGRESS_INTERFACE_ID, i.to_string());
-                if let Some(n) = opts.if_names.get(&i) {
-                    ev.set(field::OBSERVER_EGRESS_INTERFACE_NAME, n.as_str());
-                }
-                continue;
+            (Role::Egress, Some(i)) => {
+                f.egress = Some(i);
+                r.consume(k);
             }
+            (Role::IpVersion, n) => f.ip_version = f.ip_version.or(n),
             // counters stay under their own names too: network.* may be scaled or summed
-            (c, Some(n)) if BYTE_COUNTERS.contains(&c) => f.byte_counters.push((c, n)),
-            (c, Some(n)) if PACKET_COUNTERS.contains(&c) => f.packet_counters.push((c, n)),
-            (id::INITIATOR_OCTETS, Some(n)) => {
-                f.initiator_octets += n;
+            (Role::Bytes(k), Some(n)) => f.bytes.add(usize::from(k), n),
+            (Role::Packets(k), Some(n)) => f.packets.add(usize::from(k), n),
+            (Role::ReverseBytes(k), Some(n)) => f.reverse_bytes.add(usize::from(k), n),
+            (Role::ReversePackets(k), Some(n)) => f.reverse_packets.add(usize::from(k), n),
+            (Role::InitiatorOctets, Some(n)) => {
+                f.initiator_octets = f.initiator_octets.saturating_add(n);
                 f.split_octets = true;
             }
-            (id::RESPONDER_OCTETS, Some(n)) => {
-                f.responder_octets += n;
+            (Role::ResponderOctets, Some(n)) => {
+                f.responder_octets = f.responder_octets.saturating_add(n);
                 f.split_octets = true;
             }
-            (id::INITIATOR_PACKETS, Some(n)) => {
-                f.initiator_packets += n;
+            (Role::InitiatorPackets, Some(n)) => {
+                f.initiator_packets = f.initiator_packets.saturating_add(n);
                 f.split_packets = true;
             }
-            (id::RESPONDER_PACKETS, Some(n)) => {
-                f.responder_packets += n;
+            (Role::ResponderPackets, Some(n)) => {
+                f.responder_packets = f.responder_packets.saturating_add(n);
                 f.split_packets = true;
             }
-            (id::FLOW_START_SYS_UP_TIME, Some(n)) => f.start_uptime = Some(n as u32),
-            (id::FLOW_END_SYS_UP_TIME, Some(n)) => f.end_uptime = Some(n as u32),
-            (id::FLOW_START_DELTA_MICROSECONDS, Some(n)) => f.start_delta_us = Some(n),
-            (id::FLOW_END_DELTA_MICROSECONDS, Some(n)) => f.end_delta_us = Some(n),
-            (id::FLOW_DURATION_MILLISECONDS, Some(n)) => f.duration_ms = Some(n),
-            (id::FLOW_DURATION_MICROSECONDS, Some(n)) => f.duration_ms = Some(n / 1000),
-            (id::SYSTEM_INIT_TIME_MILLISECONDS, Some(n)) => {
-                f.sys_init_ms = i64::try_from(n).ok();
-            }
-            (id::SAMPLING_INTERVAL | id::SAMPLER_RANDOM_INTERVAL, Some(n)) => {
-                f.own_rate = f.own_rate.or(Rate::one_in(n));
-            }
-            (id::SAMPLING_PACKET_INTERVAL, n) => f.packet_interval = n,
-            (id::SAMPLING_PACKET_SPACE, n) => f.packet_space = n,
-            (id::SAMPLING_SIZE, n) => f.sampling_size = n,
-            (id::SAMPLING_POPULATION, n) => f.sampling_population = n,
-            (id::SAMPLER_ID | id::SELECTOR_ID, n) => f.sampler = n,
-            (
-                id::FLOW_START_SECONDS
-                | id::FLOW_START_MILLISECONDS
-                | id::FLOW_START_MICROSECONDS
-                | id::FLOW_START_NANOSECONDS,
-                _,
-            ) => f.start = f.start.or(fields::time_of(kind, v)),
-            (
-                id::FLOW_END_SECONDS
-                | id::FLOW_END_MILLISECONDS
-                | id::FLOW_END_MICROSECONDS
-                | id::FLOW_END_NANOSECONDS,
-                _,
-            ) => f.end = f.end.or(fields::time_of(kind, v)),
+            (Role::StartUptime, Some(n)) => f.start_uptime = Some(n as u32),
+            (Role::EndUptime, Some(n)) => f.end_uptime = Some(n as u32),
+            (Role::StartDelta, Some(n)) => f.start_delta_us = Some(n),
+            (Role::EndDelta, Some(n)) => f.end_delta_us = Some(n),
+            (Role::DurationMs, Some(n)) => f.duration_ms = Some(n),
+            (Role::DurationUs, Some(n)) => f.duration_ms = Some(n / 1000),
+            (Role::SysInit, Some(n)) => f.sys_init_ms = i64::try_from(n).ok(),
+            (Role::OwnRate, Some(n)) => f.own_rate = f.own_rate.or(Rate::one_in(n)),
+            (Role::PacketInterval, n) => f.packet_interval = n,
+            (Role::PacketSpace, n) => f.packet_space = n,
+            (Role::SamplingSize, n) => f.sampling_size = n,
+            (Role::SamplingPopulation, n) => f.sampling_population = n,
+            (Role::Sampler, n) => f.sampler = n,
+            (Role::Start(kind), _) => f.start = f.start.or(fields::time_ns(kind, v)),
+            (Role::End(kind), _) => f.end = f.end.or(fields::time_ns(kind, v)),
             _ => {}
         }
-        generic(&mut ev, name, kind, v);
     }
-    finish_flow(&mut ev, ctx, f, opts);
-    ev
+    r.flow = finish(h, &f, opts);
 }
 
 /// The rate from the record's own sampling elements, if any.
@@ -320,105 +484,57 @@ fn own_rate(f: &Flow) -> Option<Rate> {
 /// Counters that are totals since the flow began; used only when no delta counter is there.
 const TOTAL_COUNTERS: [u16; 2] = [id::OCTET_TOTAL_COUNT, id::PACKET_TOTAL_COUNT];
 
-/// The value of the best counter of `order` present: the first delta counter in that order
-/// that is not zero (v9 exporters fill IN_BYTES or OUT_BYTES, ids 1 and 23, depending on the
-/// direction they saw), else the first delta counter, else a total.
-fn best_counter(found: &mut [(u16, u64)], order: &[u16]) -> Option<u64> {
-    found.sort_by_key(|(c, _)| order.iter().position(|o| o == c));
-    let mut deltas = found.iter().filter(|(c, _)| !TOTAL_COUNTERS.contains(c));
-    let first_delta = deltas.clone().next();
-    deltas
-        .find(|(_, n)| *n != 0)
-        .or(first_delta)
-        .or(found.first())
-        .map(|(_, n)| *n)
-}
-
-fn finish_flow(ev: &mut Event, ctx: &Ctx<'_>, mut f: Flow, opts: &ExporterOptions) {
-    let h = ctx.header;
-    // counters: the best measure of each is network.*, the others stay as netflow.*
-    let mut raw_bytes = best_counter(&mut f.byte_counters, &BYTE_COUNTERS);
-    let mut raw_packets = best_counter(&mut f.packet_counters, &PACKET_COUNTERS);
+/// Counters, sampling and times of a gathered record.
+fn finish(h: &Header, f: &Flow, opts: &ExporterOptions) -> FlowRecord {
+    let mut raw_bytes = f.bytes.best(&BYTE_COUNTERS);
+    let mut raw_packets = f.packets.best(&PACKET_COUNTERS);
     if raw_bytes.is_none() && f.split_octets {
         raw_bytes = Some(f.initiator_octets.saturating_add(f.responder_octets));
     }
     if raw_packets.is_none() && f.split_packets {
         raw_packets = Some(f.initiator_packets.saturating_add(f.responder_packets));
     }
-    if let Some(n) = best_counter(&mut f.reverse_bytes, &BYTE_COUNTERS) {
+    if let Some(n) = f.reverse_bytes.best(&BYTE_COUNTERS) {
         raw_bytes = Some(raw_bytes.unwrap_or(0).saturating_add(n));
     }
-    if let Some(n) = best_counter(&mut f.reverse_packets, &PACKET_COUNTERS) {
+    if let Some(n) = f.reverse_packets.best(&PACKET_COUNTERS) {
         raw_packets = Some(raw_packets.unwrap_or(0).saturating_add(n));
     }
-    let rate = own_rate(&f)
+    let rate = own_rate(f)
         .or_else(|| f.sampler.and_then(|s| opts.samplers.get(&s).copied()))
         .or(opts.default_rate)
         .or_else(|| h.v5_sampling.and_then(|(_, n)| Rate::one_in(u64::from(n))));
-    let (mut bytes, mut packets) = (raw_bytes, raw_packets);
-    if let Some(r) = rate {
-        bytes = bytes.map(|b| r.apply(b));
-        packets = packets.map(|p| r.apply(p));
-        if let Some(b) = raw_bytes {
-            ev.set(field::NETFLOW_RAW_BYTES, fields::uint_value(b));
-        }
-        if let Some(p) = raw_packets {
-            ev.set(field::NETFLOW_RAW_PACKETS, fields::uint_value(p));
-        }
-        if r.den == 1 {
-            ev.set(field::NETFLOW_SAMPLING_RATE, fields::uint_value(r.num));
-        } else {
-            ev.set(field::NETFLOW_SAMPLING_RATE, r.num as f64 / r.den as f64);
-        }
-    }
-    if let Some(b) = bytes {
-        ev.set(field::NETWORK_BYTES, fields::uint_value(b));
-    }
-    if let Some(p) = packets {
-        ev.set(field::NETWORK_PACKETS, fields::uint_value(p));
-    }
-
-    if let Some(ip) = f.src {
-        ev.set(field::SOURCE_IP, ip);
-    }
-    if let Some(ip) = f.dst {
-        ev.set(field::DESTINATION_IP, ip);
-    }
-    if let Some(p) = f.src_port {
-        ev.set(field::SOURCE_PORT, fields::uint_value(p));
-    }
-    if let Some(p) = f.dst_port {
-        ev.set(field::DESTINATION_PORT, fields::uint_value(p));
-    }
-    if let Some(p) = f.proto {
-        ev.set(field::NETWORK_IANA_NUMBER, p.to_string());
-        if let Some(n) = fields::transport_name(p) {
-            ev.set(field::NETWORK_TRANSPORT, n);
-        }
-    }
-    let family = f.src.or(f.dst).map(|ip| ip.is_ipv6()).or_else(|| {
-        match ev.get("netflow.ip_version").and_then(Value::as_i64) {
+    let (bytes, packets) = match rate {
+        Some(r) => (
+            raw_bytes.map(|b| r.apply(b)),
+            raw_packets.map(|p| r.apply(p)),
+        ),
+        None => (raw_bytes, raw_packets),
+    };
+    let ipv6 = f
+        .src
+        .or(f.dst)
+        .map(|ip| ip.is_ipv6())
+        .or(match f.ip_version {
             Some(4) => Some(false),
             Some(6) => Some(true),
             _ => None,
-        }
-    });
-    if let Some(v6) = family {
-        ev.set(field::NETWORK_TYPE, if v6 { "ipv6" } else { "ipv4" });
-    }
+        });
 
     // times: absolute elements first, then sysUpTime-relative, then deltas from export time
+    const MS: i64 = 1_000_000;
+    let export_ns = h.export_time.timestamp_nanos_opt();
     let sys_init = f.sys_init_ms.or(opts.sys_init_ms);
-    let rel = |stamp: u32| -> Option<DateTime<Utc>> {
-        if h.sys_uptime_ms.is_some() {
-            from_uptime(h, stamp)
-        } else {
-            sys_init.and_then(|b| ts_of_millis(b + i64::from(stamp)))
+    let rel = |stamp: u32| -> Option<i64> {
+        match h.sys_uptime_ms {
+            // the exporter's clock at export minus the (wrapping, signed) distance back to
+            // the stamp, as nfdump computes it
+            Some(up) => export_ns?.checked_sub(i64::from(up.wrapping_sub(stamp) as i32) * MS),
+            None => sys_init?.checked_add(i64::from(stamp))?.checked_mul(MS),
         }
     };
-    let delta = |us: u64| -> Option<DateTime<Utc>> {
-        h.export_time
-            .checked_sub_signed(Duration::microseconds(i64::try_from(us).ok()?))
+    let delta = |us: u64| -> Option<i64> {
+        export_ns?.checked_sub(i64::try_from(us).ok()?.checked_mul(1000)?)
     };
     let mut start = f
         .start
@@ -428,22 +544,123 @@ fn finish_flow(ev: &mut Event, ctx: &Ctx<'_>, mut f: Flow, opts: &ExporterOption
         .end
         .or_else(|| f.end_uptime.and_then(rel))
         .or_else(|| f.end_delta_us.and_then(delta));
-    if let Some(d) = f.duration_ms.and_then(|d| i64::try_from(d).ok()) {
-        let d = Duration::milliseconds(d);
+    if let Some(d) = f
+        .duration_ms
+        .and_then(|d| i64::try_from(d).ok()?.checked_mul(MS))
+    {
         match (start, end) {
-            (Some(s), None) => end = s.checked_add_signed(d),
-            (None, Some(e)) => start = e.checked_sub_signed(d),
+            (Some(s), None) => end = s.checked_add(d),
+            (None, Some(e)) => start = e.checked_sub(d),
             _ => {}
         }
     }
+    FlowRecord {
+        source_ip: f.src,
+        destination_ip: f.dst,
+        source_port: f.src_port,
+        destination_port: f.dst_port,
+        protocol: f.proto,
+        bytes,
+        packets,
+        raw_bytes,
+        raw_packets,
+        rate,
+        start_ns: start,
+        end_ns: end,
+        tcp_flags: f.tcp_flags,
+        ingress_interface: f.ingress,
+        egress_interface: f.egress,
+        ipv6,
+    }
+}
+
+/// Builds the event of one resolved flow record. `values` are the record's field bytes, in
+/// template order; `raw` is the whole record.
+pub(crate) fn flow_event(
+    ctx: &Ctx<'_>,
+    tpl: &Template,
+    values: &[&[u8]],
+    raw: &[u8],
+    opts: &ExporterOptions,
+    r: &Resolved,
+) -> Event {
+    let mut ev = base(ctx, raw, TYPE_FLOW);
+    for (k, (spec, v)) in tpl.fields.iter().zip(values).enumerate() {
+        if v.is_empty() || (spec.id == id::PADDING_OCTETS && spec.pen == 0) || r.is_consumed(k) {
+            continue;
+        }
+        let (name, kind) = name_of(ctx.header.version, tpl, k, spec);
+        generic(&mut ev, name, kind, v);
+    }
+    let f = &r.flow;
+    if let Some(bits) = f.tcp_flags {
+        ev.set(field::NETFLOW_TCP_CONTROL_BITS, bits);
+        let names = fields::tcp_flag_names(bits);
+        if !names.is_empty() {
+            ev.set(field::NETWORK_TCP_FLAGS, Value::List(names));
+        }
+    }
+    if let Some(i) = f.ingress_interface {
+        ev.set(field::OBSERVER_INGRESS_INTERFACE_ID, i.to_string());
+        if let Some(n) = opts.if_names.get(&i) {
+            ev.set(field::OBSERVER_INGRESS_INTERFACE_NAME, n.as_str());
+        }
+    }
+    if let Some(i) = f.egress_interface {
+        ev.set(field::OBSERVER_EGRESS_INTERFACE_ID, i.to_string());
+        if let Some(n) = opts.if_names.get(&i) {
+            ev.set(field::OBSERVER_EGRESS_INTERFACE_NAME, n.as_str());
+        }
+    }
+    if let Some(r) = f.rate {
+        if let Some(b) = f.raw_bytes {
+            ev.set(field::NETFLOW_RAW_BYTES, fields::uint_value(b));
+        }
+        if let Some(p) = f.raw_packets {
+            ev.set(field::NETFLOW_RAW_PACKETS, fields::uint_value(p));
+        }
+        if r.den == 1 {
+            ev.set(field::NETFLOW_SAMPLING_RATE, fields::uint_value(r.num));
+        } else {
+            ev.set(field::NETFLOW_SAMPLING_RATE, r.num as f64 / r.den as f64);
+        }
+    }
+    if let Some(b) = f.bytes {
+        ev.set(field::NETWORK_BYTES, fields::uint_value(b));
+    }
+    if let Some(p) = f.packets {
+        ev.set(field::NETWORK_PACKETS, fields::uint_value(p));
+    }
+    if let Some(ip) = f.source_ip {
+        ev.set(field::SOURCE_IP, ip);
+    }
+    if let Some(ip) = f.destination_ip {
+        ev.set(field::DESTINATION_IP, ip);
+    }
+    if let Some(p) = f.source_port {
+        ev.set(field::SOURCE_PORT, fields::uint_value(p));
+    }
+    if let Some(p) = f.destination_port {
+        ev.set(field::DESTINATION_PORT, fields::uint_value(p));
+    }
+    if let Some(p) = f.protocol {
+        ev.set(field::NETWORK_IANA_NUMBER, p.to_string());
+        if let Some(n) = fields::transport_name(p) {
+            ev.set(field::NETWORK_TRANSPORT, n);
+        }
+    }
+    if let Some(v6) = f.ipv6 {
+        ev.set(field::NETWORK_TYPE, if v6 { "ipv6" } else { "ipv4" });
+    }
+    let (start, end) = (f.start(), f.end());
     if let Some(s) = start {
         ev.set(field::EVENT_START, fields::rfc3339(s));
     }
     if let Some(e) = end {
         ev.set(field::EVENT_END, fields::rfc3339(e));
     }
-    if let (Some(s), Some(e)) = (start, end)
-        && let Some(ns) = (e - s).num_nanoseconds()
+    if let (Some(s), Some(e)) = (f.start_ns, f.end_ns)
+        && let Some(ns) = e.checked_sub(s)
         && ns >= 0
     {
         ev.set(field::EVENT_DURATION, ns);
@@ -451,37 +668,48 @@ fn finish_flow(ev: &mut Event, ctx: &Ctx<'_>, mut f: Flow, opts: &ExporterOption
     if let Some(t) = end.or(start) {
         ev.timestamp = t;
     }
-    ev.set(field::MESSAGE, summary(ev, &f, bytes, packets));
+    ev.set(field::MESSAGE, summary(f));
+    ev
 }
 
-fn endpoint(ip: Option<IpAddr>, port: Option<u64>) -> String {
-    match (ip, port) {
-        (Some(IpAddr::V6(a)), Some(p)) => format!("[{a}]:{p}"),
-        (Some(a), Some(p)) => format!("{a}:{p}"),
-        (Some(a), None) => a.to_string(),
-        (None, _) => "?".to_owned(),
-    }
+fn push_endpoint(s: &mut String, ip: Option<IpAddr>, port: Option<u64>) {
+    use std::fmt::Write;
+    let _ = match (ip, port) {
+        (Some(IpAddr::V6(a)), Some(p)) => write!(s, "[{a}]:{p}"),
+        (Some(a), Some(p)) => write!(s, "{a}:{p}"),
+        (Some(a), None) => write!(s, "{a}"),
+        (None, _) => write!(s, "?"),
+    };
 }
 
 /// `tcp 10.0.0.1:51514 -> 203.0.113.5:443 12 packets 3456 bytes`.
-fn summary(ev: &Event, f: &Flow, bytes: Option<u64>, packets: Option<u64>) -> String {
-    let proto = ev
-        .get_str(field::NETWORK_TRANSPORT)
-        .map(str::to_owned)
-        .or_else(|| f.proto.map(|p| format!("proto {p}")))
-        .unwrap_or_else(|| "flow".to_owned());
-    let ports = matches!(f.proto, Some(6 | 17 | 132 | 33 | 136));
+fn summary(f: &FlowRecord) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(80);
+    match f.protocol {
+        Some(p) => match fields::transport_name(p) {
+            Some(n) => s.push_str(n),
+            None => {
+                let _ = write!(s, "proto {p}");
+            }
+        },
+        None => s.push_str("flow"),
+    }
+    let ports = matches!(f.protocol, Some(6 | 17 | 132 | 33 | 136));
     let (sp, dp) = if ports {
-        (f.src_port, f.dst_port)
+        (f.source_port, f.destination_port)
     } else {
         (None, None)
     };
-    let mut s = format!("{proto} {} -> {}", endpoint(f.src, sp), endpoint(f.dst, dp));
-    if let Some(p) = packets {
-        s.push_str(&format!(" {p} packets"));
+    s.push(' ');
+    push_endpoint(&mut s, f.source_ip, sp);
+    s.push_str(" -> ");
+    push_endpoint(&mut s, f.destination_ip, dp);
+    if let Some(p) = f.packets {
+        let _ = write!(s, " {p} packets");
     }
-    if let Some(b) = bytes {
-        s.push_str(&format!(" {b} bytes"));
+    if let Some(b) = f.bytes {
+        let _ = write!(s, " {b} bytes");
     }
     s
 }

@@ -16,6 +16,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::DecodeError;
+use super::record::{Role, role_of};
 
 /// IPFIX (RFC 7011 §7) and H3C's NetFlow v9: a field length of 65535 means the length is sent
 /// in front of each value.
@@ -106,6 +107,8 @@ pub struct Template {
     pub options: bool,
     min_len: usize,
     varlen: bool,
+    /// What resolving a flow record does with each field, in field order.
+    roles: Vec<Role>,
 }
 
 impl Template {
@@ -144,6 +147,7 @@ impl Template {
         if min_len == 0 {
             return Err(DecodeError::EmptyRecord { id, offset });
         }
+        let roles = fields.iter().map(role_of).collect();
         Ok(Template {
             id,
             fields,
@@ -151,6 +155,7 @@ impl Template {
             options,
             min_len,
             varlen,
+            roles,
         })
     }
 
@@ -161,6 +166,10 @@ impl Template {
 
     pub fn has_varlen(&self) -> bool {
         self.varlen
+    }
+
+    pub(crate) fn roles(&self) -> &[Role] {
+        &self.roles
     }
 
     /// Reads the first record of `data` into `values` (one slice per field, in order) and
