@@ -561,6 +561,12 @@ enum Target {
     Skip(&'static str),
 }
 
+/// A NetFlow v9 vendor field by its name in canh's table.
+fn vendor_field(id: u16) -> Target {
+    let e = fields::lookup_v9_vendor(id).expect("in fields::V9_VENDOR");
+    Target::Field(vec![format!("netflow.{}", e.name)])
+}
+
 fn elem(id: u16) -> String {
     format!("netflow.{}", fields::lookup(id).map_or("?", |e| e.name))
 }
@@ -609,19 +615,25 @@ fn target(name: &str, version: u64) -> Target {
         | "xlate_dst_port"
         | "fw_event"
         | "username" => {
-            let id = match name {
-                "xlate_src_addr_ipv4" => 225,
-                "xlate_dst_addr_ipv4" => 226,
-                "xlate_src_port" => 227,
-                "xlate_dst_port" => 228,
-                "fw_event" => 233,
-                _ => 371,
+            let (id, asa) = match name {
+                "xlate_src_addr_ipv4" => (225, 40001),
+                "xlate_dst_addr_ipv4" => (226, 40002),
+                "xlate_src_port" => (227, 40003),
+                "xlate_dst_port" => (228, 40004),
+                "fw_event" => (233, 40005),
+                _ => (371, 40000),
             };
             return Target::Either(
                 Box::new(target_for_id(id, version)),
-                Box::new(Target::Vendor),
+                Box::new(vendor_field(asa)),
             );
         }
+        // canh's table of v9 vendor field types (fields::V9_VENDOR) names these
+        "ingress_acl_id" if version == 9 => return vendor_field(33000),
+        "egress_acl_id" if version == 9 => return vendor_field(33001),
+        "fw_ext_event" if version == 9 => return vendor_field(33002),
+        "app_id" if version == 9 => return vendor_field(56701),
+        "user_id" if version == 9 => return vendor_field(56702),
         _ => {}
     }
     if let Some((_, id)) = V9_NAMES.iter().find(|(n, _)| *n == name) {

@@ -1524,6 +1524,47 @@ fn ioc_lists_mark_syslog_and_flows_and_reload_with_the_rules() {
     assert_eq!(eng.status()["detection"]["ioc_lists"][0][1], 1);
 }
 
+/// Firewall flows from the third-party corpus (a Cisco ASA's NSEL export and a Palo Alto
+/// PAN-OS export, captured by logstash-codec-netflow) sent over UDP into `canh up`: the
+/// officer finds them by the ECS fields and vendor names canh gives them.
+#[test]
+fn firewall_flows_are_searchable_by_action_application_and_vendor_fields() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/corpora/netflow-logstash-codec/spec/codecs");
+    if !dir.is_dir() {
+        println!("skipped: ../shared/corpora/netflow-logstash-codec not found");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let eng = Engine::start(&data, &["--syslog", "tcp://127.0.0.1:0"]);
+    let nf = eng
+        .bound
+        .iter()
+        .find(|(u, _)| u.starts_with("udp"))
+        .unwrap()
+        .1;
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for f in [
+        "netflow9_test_cisco_asa_1_tpl.dat",
+        "netflow9_test_cisco_asa_1_data.dat",
+        "netflow9_test_paloalto_panos_tpl.dat",
+        "netflow9_test_paloalto_panos_data.dat",
+    ] {
+        s.send_to(&std::fs::read(dir.join(f)).unwrap(), nf).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // 14 ASA flows and 8 PAN-OS flows (nfdump decodes as many from the same datagrams)
+    let flows = "event.dataset:netflow AND netflow.type:netflow_flow";
+    assert_eq!(wait_count(&data, flows, 22), 22);
+    let acl = "netflow.cisco_asa.ingress_acl_id:\"0f8e7ff3-fc1a030f-00000000\"";
+    assert!(count(&data, acl) >= 1);
+    assert!(count(&data, "event.action:\"flow-deleted\" AND netflow.version:9") >= 1);
+    let ssl = count(&data, "netflow.paloalto.app_id:ssl");
+    assert!(ssl >= 1);
+    assert_eq!(count(&data, "network.application:ssl"), ssl);
+}
+
 #[test]
 fn netflow_exporters_off_the_allow_list_are_refused_and_counted() {
     let d = tempfile::tempdir().unwrap();

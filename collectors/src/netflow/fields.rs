@@ -51,6 +51,9 @@ pub enum Kind {
     Micros,
     /// dateTimeNanoseconds: an NTP timestamp.
     Nanos,
+    /// Cisco ASA ACL id: 12 bytes shown as three 4-byte hex groups (ACL name id, ACE or
+    /// object-group id, extended ACE id), as the ASA's `show access-list` prints them.
+    AclId,
 }
 
 use Kind::{
@@ -91,6 +94,7 @@ pub mod id {
     pub const SAMPLING_INTERVAL: u16 = 34;
     pub const SAMPLER_ID: u16 = 48;
     pub const IP_VERSION: u16 = 60;
+    pub const APPLICATION_NAME: u16 = 96;
     pub const SAMPLER_RANDOM_INTERVAL: u16 = 50;
     pub const INTERFACE_NAME: u16 = 82;
     pub const INTERFACE_DESCRIPTION: u16 = 83;
@@ -110,6 +114,13 @@ pub mod id {
     pub const FLOW_DURATION_MILLISECONDS: u16 = 161;
     pub const FLOW_DURATION_MICROSECONDS: u16 = 162;
     pub const PADDING_OCTETS: u16 = 210;
+    pub const POST_NAT_SOURCE_IPV4_ADDRESS: u16 = 225;
+    pub const POST_NAT_DESTINATION_IPV4_ADDRESS: u16 = 226;
+    pub const POST_NAPT_SOURCE_TRANSPORT_PORT: u16 = 227;
+    pub const POST_NAPT_DESTINATION_TRANSPORT_PORT: u16 = 228;
+    pub const FIREWALL_EVENT: u16 = 233;
+    pub const POST_NAT_SOURCE_IPV6_ADDRESS: u16 = 281;
+    pub const POST_NAT_DESTINATION_IPV6_ADDRESS: u16 = 282;
     pub const INITIATOR_OCTETS: u16 = 231;
     pub const RESPONDER_OCTETS: u16 = 232;
     pub const INITIATOR_PACKETS: u16 = 298;
@@ -120,6 +131,15 @@ pub mod id {
     pub const SAMPLING_SIZE: u16 = 309;
     pub const SAMPLING_POPULATION: u16 = 310;
     pub const LAYER2_OCTET_DELTA_COUNT: u16 = 352;
+    // NetFlow v9 vendor field types (see [`super::V9_VENDOR`])
+    pub const ASA_USERNAME: u16 = 40000;
+    pub const ASA_XLATE_SOURCE_IPV4_ADDRESS: u16 = 40001;
+    pub const ASA_XLATE_DESTINATION_IPV4_ADDRESS: u16 = 40002;
+    pub const ASA_XLATE_SOURCE_PORT: u16 = 40003;
+    pub const ASA_XLATE_DESTINATION_PORT: u16 = 40004;
+    pub const ASA_FIREWALL_EVENT: u16 = 40005;
+    pub const PANOS_APP_ID: u16 = 56701;
+    pub const PANOS_USER_ID: u16 = 56702;
 }
 
 /// The IANA registry, sorted by id (a test checks the order and that names are unique).
@@ -362,11 +382,40 @@ pub static IANA: &[Ie] = &[
     ie(491, "bgp_destination_large_community_list", O),
 ];
 
+/// NetFlow v9 field types outside the IANA range (32768 and up) that vendors document for
+/// their exporters, sorted by id. v9 carries no enterprise number, so these ids are read the
+/// same from every exporter, as other collectors read them. Names are `<vendor>.<element>`.
+#[rustfmt::skip]
+pub static V9_VENDOR: &[Ie] = &[
+    // Cisco ASA NetFlow Secure Event Logging (NSEL), "Cisco ASA NetFlow Implementation Guide"
+    ie(33000, "cisco_asa.ingress_acl_id", Kind::AclId),
+    ie(33001, "cisco_asa.egress_acl_id", Kind::AclId),
+    ie(33002, "cisco_asa.firewall_extended_event", U),
+    ie(40000, "cisco_asa.username", S),
+    // ASA releases before 8.4 sent these where later ones send IANA 225-228 and 233
+    ie(40001, "cisco_asa.xlate_source_ipv4_address", V4),
+    ie(40002, "cisco_asa.xlate_destination_ipv4_address", V4),
+    ie(40003, "cisco_asa.xlate_source_port", U),
+    ie(40004, "cisco_asa.xlate_destination_port", U),
+    ie(40005, "cisco_asa.firewall_event", U),
+    // Palo Alto Networks PAN-OS NetFlow with "PAN-OS field types" on (templates 257/259/261/263)
+    ie(56701, "paloalto.app_id", S),
+    ie(56702, "paloalto.user_id", S),
+];
+
 /// The IANA entry for `id`, if the table has it.
 pub fn lookup(id: u16) -> Option<&'static Ie> {
     IANA.binary_search_by_key(&id, |e| e.id)
         .ok()
         .map(|k| &IANA[k])
+}
+
+/// The vendor entry for a NetFlow v9 field type of 32768 and up ([`V9_VENDOR`]).
+pub fn lookup_v9_vendor(id: u16) -> Option<&'static Ie> {
+    V9_VENDOR
+        .binary_search_by_key(&id, |e| e.id)
+        .ok()
+        .map(|k| &V9_VENDOR[k])
 }
 
 /// NetFlow v9 options scope field types (RFC 3954 §6.2).
@@ -386,10 +435,25 @@ pub fn name_and_kind(id: u16, pen: u32) -> (std::borrow::Cow<'static, str>, Kind
     use std::borrow::Cow;
     match (pen, lookup(id)) {
         (0, Some(e)) => (Cow::Borrowed(e.name), e.kind),
-        (0, None) => (Cow::Owned(format!("ie{id}")), Kind::Octets),
+        (0, None) => match lookup_v9_vendor(id) {
+            Some(e) => (Cow::Borrowed(e.name), e.kind),
+            None => (Cow::Owned(format!("ie{id}")), Kind::Octets),
+        },
         (REVERSE_PEN, Some(e)) => (Cow::Owned(format!("reverse_{}", e.name)), e.kind),
         (pen, _) => (Cow::Owned(format!("pen{pen}.{id}")), Kind::Octets),
     }
+}
+
+/// `event.action` of a firewallEvent value (IANA 233, RFC 8158; Cisco ASA's NF_F_FW_EVENT).
+pub fn firewall_action(code: u8) -> Option<&'static str> {
+    Some(match code {
+        1 => "flow-created",
+        2 => "flow-deleted",
+        3 => "flow-denied",
+        4 => "flow-alert",
+        5 => "flow-update",
+        _ => return None,
+    })
 }
 
 /// Lowercase hex of `b`.
@@ -517,6 +581,12 @@ pub fn decode(kind: Kind, b: &[u8]) -> Option<Value> {
         Kind::Seconds | Kind::Millis | Kind::Micros | Kind::Nanos => {
             time_of(kind, b).map(|t| Value::Str(rfc3339(t)))
         }
+        Kind::AclId if b.len() == 12 => Some(Value::Str(format!(
+            "{}-{}-{}",
+            hex(&b[..4]),
+            hex(&b[4..8]),
+            hex(&b[8..])
+        ))),
         _ => None,
     };
     Some(v.unwrap_or_else(|| Value::Str(hex(b))))
@@ -603,6 +673,42 @@ mod tests {
                 e.name
             );
         }
+    }
+
+    #[test]
+    fn vendor_table_is_sorted_outside_the_iana_range_and_named_by_vendor() {
+        for w in V9_VENDOR.windows(2) {
+            assert!(w[0].id < w[1].id, "{} before {}", w[0].id, w[1].id);
+        }
+        for e in V9_VENDOR {
+            assert!(
+                e.id >= 32768 && lookup(e.id).is_none(),
+                "{} is an IANA id",
+                e.id
+            );
+            let (vendor, name) = e.name.split_once('.').expect("vendor.element");
+            assert!(!vendor.is_empty() && !name.contains('.'), "{}", e.name);
+        }
+        assert_eq!(name_and_kind(40000, 0).0, "cisco_asa.username");
+        assert_eq!(name_and_kind(56701, 0).0, "paloalto.app_id");
+        // in IPFIX an id with a PEN is the enterprise's, never the v9 table's
+        assert_eq!(name_and_kind(40000, 9).0, "pen9.40000");
+        assert_eq!(name_and_kind(39999, 0).0, "ie39999");
+    }
+
+    #[test]
+    fn acl_ids_are_three_hex_groups_and_odd_lengths_stay_hex() {
+        let b = [0x0f, 0x8e, 0x7f, 0xf3, 0xfc, 0x1a, 3, 0x0f, 0, 0, 0, 0];
+        assert_eq!(
+            decode(Kind::AclId, &b),
+            Some(Value::Str("0f8e7ff3-fc1a030f-00000000".into()))
+        );
+        assert_eq!(
+            decode(Kind::AclId, &b[..5]),
+            Some(Value::Str("0f8e7ff3fc".into()))
+        );
+        assert_eq!(firewall_action(3), Some("flow-denied"));
+        assert_eq!(firewall_action(0), None);
     }
 
     #[test]

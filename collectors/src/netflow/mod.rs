@@ -609,7 +609,14 @@ impl Decoder {
                 );
                 break;
             }
-            let Some(used) = tpl.read_record(rest, &mut values) else {
+            // a fixed-length flow record going to a sink is resolved from its bytes alone
+            let split = tpl.options || tpl.has_varlen() || call.sink.is_none();
+            let used = if split {
+                tpl.read_record(rest, &mut values)
+            } else {
+                Some(min)
+            };
+            let Some(used) = used else {
                 call.unparsed(
                     rest,
                     DecodeError::RecordOverrun {
@@ -626,7 +633,7 @@ impl Decoder {
                 call.out.events.push(ev);
             } else {
                 call.out.stats.records += 1;
-                record::resolve(h, tpl, &values, &e.options, &mut resolved);
+                record::resolve(h, tpl, raw, &values, &e.options, &mut resolved);
                 match call.sink.as_mut() {
                     Some(sink) => sink(FlowView {
                         record: &resolved.flow,

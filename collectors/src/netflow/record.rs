@@ -132,6 +132,14 @@ pub struct FlowRecord {
     pub egress_interface: Option<u64>,
     /// `true` for IPv6, `false` for IPv4 (from the addresses, else ipVersion).
     pub ipv6: Option<bool>,
+    /// The translated (post-NAT) addresses and ports, where they differ from the flow's own.
+    pub source_nat_ip: Option<IpAddr>,
+    pub source_nat_port: Option<u64>,
+    pub destination_nat_ip: Option<IpAddr>,
+    pub destination_nat_port: Option<u64>,
+    /// firewallEvent (IANA 233, Cisco ASA 40005): 1 created, 2 deleted, 3 denied, 4 alert,
+    /// 5 update.
+    pub firewall_event: Option<u8>,
 }
 
 impl FlowRecord {
@@ -246,6 +254,11 @@ struct Flow {
     ingress: Option<u64>,
     egress: Option<u64>,
     ip_version: Option<u64>,
+    nat_src: Option<IpAddr>,
+    nat_dst: Option<IpAddr>,
+    nat_src_port: Option<u64>,
+    nat_dst_port: Option<u64>,
+    firewall_event: Option<u8>,
 }
 
 /// Puts an address in an ECS slot; returns it back when the slot already holds a real one.
@@ -298,6 +311,15 @@ pub(crate) enum Role {
     Sampler,
     Start(Kind),
     End(Kind),
+    NatSrcAddr,
+    NatDstAddr,
+    NatSrcPort,
+    NatDstPort,
+    FirewallEvent,
+    /// Text that is also `user.name` (Cisco ASA username, PAN-OS User-ID).
+    UserName,
+    /// Text that is also `network.application` (applicationName, PAN-OS App-ID).
+    Application,
 }
 
 /// The role of a template field in flow records.
@@ -357,6 +379,19 @@ pub(crate) fn role_of(spec: &FieldSpec) -> Role {
         id::FLOW_END_MILLISECONDS => Role::End(Kind::Millis),
         id::FLOW_END_MICROSECONDS => Role::End(Kind::Micros),
         id::FLOW_END_NANOSECONDS => Role::End(Kind::Nanos),
+        id::POST_NAT_SOURCE_IPV4_ADDRESS
+        | id::POST_NAT_SOURCE_IPV6_ADDRESS
+        | id::ASA_XLATE_SOURCE_IPV4_ADDRESS => Role::NatSrcAddr,
+        id::POST_NAT_DESTINATION_IPV4_ADDRESS
+        | id::POST_NAT_DESTINATION_IPV6_ADDRESS
+        | id::ASA_XLATE_DESTINATION_IPV4_ADDRESS => Role::NatDstAddr,
+        id::POST_NAPT_SOURCE_TRANSPORT_PORT | id::ASA_XLATE_SOURCE_PORT => Role::NatSrcPort,
+        id::POST_NAPT_DESTINATION_TRANSPORT_PORT | id::ASA_XLATE_DESTINATION_PORT => {
+            Role::NatDstPort
+        }
+        id::FIREWALL_EVENT | id::ASA_FIREWALL_EVENT => Role::FirewallEvent,
+        id::ASA_USERNAME | id::PANOS_USER_ID => Role::UserName,
+        id::APPLICATION_NAME | id::PANOS_APP_ID => Role::Application,
         _ => Role::Other,
     }
 }
@@ -370,101 +405,132 @@ impl Resolved {
     }
 }
 
-/// Resolves one flow record into `r`: `values` are its field bytes, in template order.
+/// Resolves one flow record into `r`. `record` is the record's bytes; `values` its field
+/// bytes in template order, needed only for templates with variable-length fields (fixed ones
+/// are read through the template's plan, which visits only the fields resolving uses).
 pub(crate) fn resolve(
     h: &Header,
     tpl: &Template,
+    record: &[u8],
     values: &[&[u8]],
     opts: &ExporterOptions,
     r: &mut Resolved,
 ) {
     r.consumed = [0; FIELD_WORDS];
     let mut f = Flow::default();
-    for (k, (role, v)) in tpl.roles().iter().zip(values).enumerate() {
-        if *role == Role::Other || v.is_empty() {
-            continue;
+    if tpl.has_varlen() {
+        for (k, (role, v)) in tpl.roles().iter().zip(values).enumerate() {
+            if *role != Role::Other && !v.is_empty() {
+                step(&mut f, r, k as u16, *role, v);
+            }
         }
-        let uint = fields::be_uint(v);
-        match (*role, uint) {
-            (Role::SrcAddr, _) => {
-                if let Some(ip) = fields::ip(v)
-                    && put_addr(&mut f.src, ip).is_none()
-                {
-                    r.consume(k);
-                }
+    } else {
+        for s in tpl.plan() {
+            if let Some(v) = record.get(s.off as usize..s.off as usize + usize::from(s.len)) {
+                step(&mut f, r, s.k, s.role, v);
             }
-            (Role::DstAddr, _) => {
-                if let Some(ip) = fields::ip(v)
-                    && put_addr(&mut f.dst, ip).is_none()
-                {
-                    r.consume(k);
-                }
-            }
-            (Role::SrcPort, Some(p)) if f.src_port.is_none() => {
-                f.src_port = Some(p);
-                r.consume(k);
-            }
-            (Role::DstPort, Some(p)) if f.dst_port.is_none() => {
-                f.dst_port = Some(p);
-                r.consume(k);
-            }
-            (Role::Proto, Some(p)) if f.proto.is_none() && p <= 255 => {
-                f.proto = Some(p as u8);
-                r.consume(k);
-            }
-            (Role::TcpFlags, Some(bits)) => {
-                f.tcp_flags = Some(bits as u16);
-                r.consume(k);
-            }
-            (Role::Ingress, Some(i)) => {
-                f.ingress = Some(i);
-                r.consume(k);
-            }
-            (Role::Egress, Some(i)) => {
-                f.egress = Some(i);
-                r.consume(k);
-            }
-            (Role::IpVersion, n) => f.ip_version = f.ip_version.or(n),
-            // counters stay under their own names too: network.* may be scaled or summed
-            (Role::Bytes(k), Some(n)) => f.bytes.add(usize::from(k), n),
-            (Role::Packets(k), Some(n)) => f.packets.add(usize::from(k), n),
-            (Role::ReverseBytes(k), Some(n)) => f.reverse_bytes.add(usize::from(k), n),
-            (Role::ReversePackets(k), Some(n)) => f.reverse_packets.add(usize::from(k), n),
-            (Role::InitiatorOctets, Some(n)) => {
-                f.initiator_octets = f.initiator_octets.saturating_add(n);
-                f.split_octets = true;
-            }
-            (Role::ResponderOctets, Some(n)) => {
-                f.responder_octets = f.responder_octets.saturating_add(n);
-                f.split_octets = true;
-            }
-            (Role::InitiatorPackets, Some(n)) => {
-                f.initiator_packets = f.initiator_packets.saturating_add(n);
-                f.split_packets = true;
-            }
-            (Role::ResponderPackets, Some(n)) => {
-                f.responder_packets = f.responder_packets.saturating_add(n);
-                f.split_packets = true;
-            }
-            (Role::StartUptime, Some(n)) => f.start_uptime = Some(n as u32),
-            (Role::EndUptime, Some(n)) => f.end_uptime = Some(n as u32),
-            (Role::StartDelta, Some(n)) => f.start_delta_us = Some(n),
-            (Role::EndDelta, Some(n)) => f.end_delta_us = Some(n),
-            (Role::DurationMs, Some(n)) => f.duration_ms = Some(n),
-            (Role::DurationUs, Some(n)) => f.duration_ms = Some(n / 1000),
-            (Role::SysInit, Some(n)) => f.sys_init_ms = i64::try_from(n).ok(),
-            (Role::OwnRate, Some(n)) => f.own_rate = f.own_rate.or(Rate::one_in(n)),
-            (Role::PacketInterval, n) => f.packet_interval = n,
-            (Role::PacketSpace, n) => f.packet_space = n,
-            (Role::SamplingSize, n) => f.sampling_size = n,
-            (Role::SamplingPopulation, n) => f.sampling_population = n,
-            (Role::Sampler, n) => f.sampler = n,
-            (Role::Start(kind), _) => f.start = f.start.or(fields::time_ns(kind, v)),
-            (Role::End(kind), _) => f.end = f.end.or(fields::time_ns(kind, v)),
-            _ => {}
         }
     }
     r.flow = finish(h, &f, opts);
+}
+
+/// What one field of a flow record adds to the gathered [`Flow`].
+#[inline]
+fn step(f: &mut Flow, r: &mut Resolved, k: u16, role: Role, v: &[u8]) {
+    let uint = fields::be_uint(v);
+    match (role, uint) {
+        (Role::SrcAddr, _) => {
+            if let Some(ip) = fields::ip(v)
+                && put_addr(&mut f.src, ip).is_none()
+            {
+                r.consume(usize::from(k));
+            }
+        }
+        (Role::DstAddr, _) => {
+            if let Some(ip) = fields::ip(v)
+                && put_addr(&mut f.dst, ip).is_none()
+            {
+                r.consume(usize::from(k));
+            }
+        }
+        (Role::SrcPort, Some(p)) if f.src_port.is_none() => {
+            f.src_port = Some(p);
+            r.consume(usize::from(k));
+        }
+        (Role::DstPort, Some(p)) if f.dst_port.is_none() => {
+            f.dst_port = Some(p);
+            r.consume(usize::from(k));
+        }
+        (Role::Proto, Some(p)) if f.proto.is_none() && p <= 255 => {
+            f.proto = Some(p as u8);
+            r.consume(usize::from(k));
+        }
+        (Role::TcpFlags, Some(bits)) => {
+            f.tcp_flags = Some(bits as u16);
+            r.consume(usize::from(k));
+        }
+        (Role::Ingress, Some(i)) => {
+            f.ingress = Some(i);
+            r.consume(usize::from(k));
+        }
+        (Role::Egress, Some(i)) => {
+            f.egress = Some(i);
+            r.consume(usize::from(k));
+        }
+        (Role::IpVersion, n) => f.ip_version = f.ip_version.or(n),
+        // counters stay under their own names too: network.* may be scaled or summed
+        (Role::Bytes(k), Some(n)) => f.bytes.add(usize::from(k), n),
+        (Role::Packets(k), Some(n)) => f.packets.add(usize::from(k), n),
+        (Role::ReverseBytes(k), Some(n)) => f.reverse_bytes.add(usize::from(k), n),
+        (Role::ReversePackets(k), Some(n)) => f.reverse_packets.add(usize::from(k), n),
+        (Role::InitiatorOctets, Some(n)) => {
+            f.initiator_octets = f.initiator_octets.saturating_add(n);
+            f.split_octets = true;
+        }
+        (Role::ResponderOctets, Some(n)) => {
+            f.responder_octets = f.responder_octets.saturating_add(n);
+            f.split_octets = true;
+        }
+        (Role::InitiatorPackets, Some(n)) => {
+            f.initiator_packets = f.initiator_packets.saturating_add(n);
+            f.split_packets = true;
+        }
+        (Role::ResponderPackets, Some(n)) => {
+            f.responder_packets = f.responder_packets.saturating_add(n);
+            f.split_packets = true;
+        }
+        (Role::StartUptime, Some(n)) => f.start_uptime = Some(n as u32),
+        (Role::EndUptime, Some(n)) => f.end_uptime = Some(n as u32),
+        (Role::StartDelta, Some(n)) => f.start_delta_us = Some(n),
+        (Role::EndDelta, Some(n)) => f.end_delta_us = Some(n),
+        (Role::DurationMs, Some(n)) => f.duration_ms = Some(n),
+        (Role::DurationUs, Some(n)) => f.duration_ms = Some(n / 1000),
+        (Role::SysInit, Some(n)) => f.sys_init_ms = i64::try_from(n).ok(),
+        (Role::OwnRate, Some(n)) => f.own_rate = f.own_rate.or(Rate::one_in(n)),
+        (Role::PacketInterval, n) => f.packet_interval = n,
+        (Role::PacketSpace, n) => f.packet_space = n,
+        (Role::SamplingSize, n) => f.sampling_size = n,
+        (Role::SamplingPopulation, n) => f.sampling_population = n,
+        (Role::Sampler, n) => f.sampler = n,
+        (Role::Start(kind), _) => f.start = f.start.or(fields::time_ns(kind, v)),
+        (Role::End(kind), _) => f.end = f.end.or(fields::time_ns(kind, v)),
+        (Role::NatSrcAddr, _) => {
+            if let Some(ip) = fields::ip(v) {
+                put_addr(&mut f.nat_src, ip);
+            }
+        }
+        (Role::NatDstAddr, _) => {
+            if let Some(ip) = fields::ip(v) {
+                put_addr(&mut f.nat_dst, ip);
+            }
+        }
+        (Role::NatSrcPort, Some(p)) if p != 0 => f.nat_src_port = f.nat_src_port.or(Some(p)),
+        (Role::NatDstPort, Some(p)) if p != 0 => f.nat_dst_port = f.nat_dst_port.or(Some(p)),
+        (Role::FirewallEvent, Some(e)) if e != 0 && e <= 255 => {
+            f.firewall_event = f.firewall_event.or(Some(e as u8));
+        }
+        _ => {}
+    }
 }
 
 /// The rate from the record's own sampling elements, if any.
@@ -571,6 +637,15 @@ fn finish(h: &Header, f: &Flow, opts: &ExporterOptions) -> FlowRecord {
         ingress_interface: f.ingress,
         egress_interface: f.egress,
         ipv6,
+        source_nat_ip: f
+            .nat_src
+            .filter(|ip| !ip.is_unspecified() && Some(*ip) != f.src),
+        source_nat_port: f.nat_src_port.filter(|p| Some(*p) != f.src_port),
+        destination_nat_ip: f
+            .nat_dst
+            .filter(|ip| !ip.is_unspecified() && Some(*ip) != f.dst),
+        destination_nat_port: f.nat_dst_port.filter(|p| Some(*p) != f.dst_port),
+        firewall_event: f.firewall_event,
     }
 }
 
@@ -585,14 +660,39 @@ pub(crate) fn flow_event(
     r: &Resolved,
 ) -> Event {
     let mut ev = base(ctx, raw, TYPE_FLOW);
+    let roles = tpl.roles();
     for (k, (spec, v)) in tpl.fields.iter().zip(values).enumerate() {
         if v.is_empty() || (spec.id == id::PADDING_OCTETS && spec.pen == 0) || r.is_consumed(k) {
             continue;
         }
         let (name, kind) = name_of(ctx.header.version, tpl, k, spec);
         generic(&mut ev, name, kind, v);
+        let ecs = match roles.get(k) {
+            Some(Role::UserName) => field::USER_NAME,
+            Some(Role::Application) => field::NETWORK_APPLICATION,
+            _ => continue,
+        };
+        let end = v.iter().rposition(|&c| c != 0).map_or(0, |p| p + 1);
+        if end > 0 && ev.get(ecs).is_none() {
+            ev.set(ecs, String::from_utf8_lossy(&v[..end]).into_owned());
+        }
     }
     let f = &r.flow;
+    if let Some(ip) = f.source_nat_ip {
+        ev.set(field::SOURCE_NAT_IP, ip);
+    }
+    if let Some(p) = f.source_nat_port {
+        ev.set(field::SOURCE_NAT_PORT, fields::uint_value(p));
+    }
+    if let Some(ip) = f.destination_nat_ip {
+        ev.set(field::DESTINATION_NAT_IP, ip);
+    }
+    if let Some(p) = f.destination_nat_port {
+        ev.set(field::DESTINATION_NAT_PORT, fields::uint_value(p));
+    }
+    if let Some(action) = f.firewall_event.and_then(fields::firewall_action) {
+        ev.set(field::EVENT_ACTION, action);
+    }
     if let Some(bits) = f.tcp_flags {
         ev.set(field::NETFLOW_TCP_CONTROL_BITS, bits);
         let names = fields::tcp_flag_names(bits);
@@ -710,6 +810,9 @@ fn summary(f: &FlowRecord) -> String {
     }
     if let Some(b) = f.bytes {
         let _ = write!(s, " {b} bytes");
+    }
+    if let Some(action) = f.firewall_event.and_then(fields::firewall_action) {
+        let _ = write!(s, " ({action})");
     }
     s
 }

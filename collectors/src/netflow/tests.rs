@@ -766,6 +766,80 @@ fn options_sampling_and_interface_names_are_applied() {
     );
 }
 
+/// A Cisco ASA (NSEL) style record with NAT, a denied-flow event and a username, and a
+/// PAN-OS style record with App-ID and User-ID: vendor fields get their names and fill the
+/// ECS fields an analyst pivots on.
+#[test]
+fn firewall_vendor_fields_fill_nat_action_user_and_application() {
+    let asa = v9_tpl(
+        263,
+        &[
+            (8, 4),
+            (12, 4),
+            (7, 2),
+            (11, 2),
+            (4, 1),
+            (225, 4),
+            (227, 2),
+            (226, 4),
+            (228, 2),
+            (233, 1),
+            (33000, 12),
+            (40000, 20),
+        ],
+    );
+    let mut rec = vec![10, 1, 2, 3, 198, 51, 100, 7, 0xc3, 0x50, 0, 80, 6];
+    rec.extend([203, 0, 113, 9, 0x75, 0x30]); // translated source 203.0.113.9:30000
+    rec.extend([198, 51, 100, 7, 0, 80]); // destination not translated
+    rec.push(3); // flow denied
+    rec.extend([
+        0x10, 0x21, 0x54, 0xc1, 0xd0, 0xe5, 0x80, 0x6e, 0x7e, 0x5a, 0xd9, 0x3b,
+    ]);
+    let mut user = b"nguyen.van.a".to_vec();
+    user.resize(20, 0);
+    rec.extend(user);
+    let pan = v9_tpl(257, &[(8, 4), (12, 4), (4, 1), (56701, 32), (56702, 64)]);
+    let mut prec = vec![10, 9, 9, 9, 8, 8, 8, 8, 17];
+    let (mut app, mut uid) = (b"dns".to_vec(), b"corp\\tran.b".to_vec());
+    app.resize(32, 0);
+    uid.resize(64, 0);
+    prec.extend(app);
+    prec.extend(uid);
+    let d = v9_packet(1, 0, &[asa, set(263, &rec), pan, set(257, &prec)]);
+    let out = decode(&mut Decoder::default(), &d);
+    assert_eq!(out.stats.records, 2, "{out:?}");
+    let (a, p) = (&out.events[0], &out.events[1]);
+    assert_eq!(
+        a.get(field::SOURCE_NAT_IP),
+        Some(&Value::Ip("203.0.113.9".parse().unwrap()))
+    );
+    assert_eq!(a.get(field::SOURCE_NAT_PORT), Some(&Value::Int(30000)));
+    assert_eq!(
+        a.get(field::DESTINATION_NAT_IP),
+        None,
+        "same as destination.ip"
+    );
+    assert_eq!(a.get(field::DESTINATION_NAT_PORT), None);
+    assert_eq!(a.get_str(field::EVENT_ACTION), Some("flow-denied"));
+    assert_eq!(a.get_str(field::USER_NAME), Some("nguyen.van.a"));
+    assert_eq!(
+        a.get_str("netflow.cisco_asa.username"),
+        Some("nguyen.van.a")
+    );
+    assert_eq!(
+        a.get_str("netflow.cisco_asa.ingress_acl_id"),
+        Some("102154c1-d0e5806e-7e5ad93b")
+    );
+    assert_eq!(
+        a.get_str(field::MESSAGE),
+        Some("tcp 10.1.2.3:50000 -> 198.51.100.7:80 (flow-denied)")
+    );
+    assert_eq!(p.get_str(field::NETWORK_APPLICATION), Some("dns"));
+    assert_eq!(p.get_str("netflow.paloalto.app_id"), Some("dns"));
+    assert_eq!(p.get_str(field::USER_NAME), Some("corp\\tran.b"));
+    assert_eq!(p.get(field::EVENT_ACTION), None);
+}
+
 #[test]
 fn ipfix_withdrawal_and_sequence_gaps() {
     // 4-byte records: protocol, class of service, source port
