@@ -9,6 +9,13 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // Transparent huge pages make the kernel zero 2 MiB at every fault of memory the
+    // allocator handed back and takes again. Events are built on one thread and freed on
+    // others, so under a steady stream that zeroing took about a fifth of the core and halved
+    // the lossless NetFlow rate (benches/README.md, "NetFlow end to end"). Off for this
+    // process; an old kernel without the call simply keeps them.
+    #[cfg(target_os = "linux")]
+    let _ = rustix::thread::disable_transparent_huge_pages(true);
     let cli = canh_engine::cli::Cli::parse();
     // logs go to stderr; RUST_LOG overrides the default level
     tracing_subscriber::fmt()

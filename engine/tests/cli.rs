@@ -1426,6 +1426,12 @@ fn softflowd_exports_are_indexed_exactly_as_nfdump_decodes_them() {
     assert_eq!(nf["totals"]["decode_errors"], 0);
     assert!(nf["totals"]["records"].as_u64().unwrap() >= total);
     assert_eq!(nf["exporters"][0][0], "127.0.0.1");
+    // the engine turns transparent huge pages off for itself (see engine/src/main.rs)
+    let status = std::fs::read_to_string(format!("/proc/{}/status", eng.child.id())).unwrap();
+    match status.lines().find(|l| l.starts_with("THP_enabled:")) {
+        Some(l) => assert_eq!(l.split_whitespace().nth(1), Some("0"), "{l}"),
+        None => println!("skipped: this kernel's /proc/PID/status has no THP_enabled line"),
+    }
 }
 
 #[test]
