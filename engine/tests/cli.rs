@@ -34,6 +34,15 @@ struct Engine {
 }
 
 impl Engine {
+    /// The address of the first UDP listener (the NetFlow one when syslog listens on TCP).
+    fn udp_listener(&self) -> SocketAddr {
+        self.bound
+            .iter()
+            .find(|(u, _)| u.starts_with("udp"))
+            .map(|(_, a)| *a)
+            .expect("a udp listener")
+    }
+
     fn start(data: &Path, extra: &[&str]) -> Engine {
         let mut cmd = canh();
         cmd.arg("up").arg("--data").arg(data).args(extra);
@@ -1544,12 +1553,7 @@ fn firewall_flows_are_searchable_by_action_application_and_vendor_fields() {
     let d = tempfile::tempdir().unwrap();
     let data = d.path().join("data");
     let eng = Engine::start(&data, &["--syslog", "tcp://127.0.0.1:0"]);
-    let nf = eng
-        .bound
-        .iter()
-        .find(|(u, _)| u.starts_with("udp"))
-        .unwrap()
-        .1;
+    let nf = eng.udp_listener();
     let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     for f in [
         "netflow9_test_cisco_asa_1_tpl.dat",
@@ -1588,12 +1592,7 @@ fn netflow_exporters_off_the_allow_list_are_refused_and_counted() {
             "udp://127.0.0.1:0",
         ],
     );
-    let nf = eng
-        .bound
-        .iter()
-        .find(|(u, _)| u.starts_with("udp"))
-        .unwrap()
-        .1;
+    let nf = eng.udp_listener();
     // a NetFlow v5 header announcing no records, from 127.0.0.1: not on the list
     let mut v5 = vec![0u8; 24];
     v5[1] = 5;

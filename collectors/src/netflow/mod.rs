@@ -332,15 +332,7 @@ impl Decoder {
         received: DateTime<Utc>,
         listener: &str,
     ) -> Decoded {
-        let call = Call {
-            exporter,
-            received,
-            listener,
-            out: Decoded::default(),
-            records: 0,
-            sink: None,
-        };
-        self.run(datagram, call)
+        self.run(datagram, (exporter, received, listener), None)
     }
 
     /// Decodes like [`Decoder::decode`] but hands each flow record to `sink` as a
@@ -355,18 +347,23 @@ impl Decoder {
         listener: &str,
         sink: &mut dyn FnMut(FlowView<'_>),
     ) -> Decoded {
-        let call = Call {
+        self.run(datagram, (exporter, received, listener), Some(sink))
+    }
+
+    fn run<'a>(
+        &mut self,
+        datagram: &[u8],
+        (exporter, received, listener): (SocketAddr, DateTime<Utc>, &'a str),
+        sink: Option<FlowSink<'a>>,
+    ) -> Decoded {
+        let mut call = Call {
             exporter,
             received,
             listener,
             out: Decoded::default(),
             records: 0,
-            sink: Some(sink),
+            sink,
         };
-        self.run(datagram, call)
-    }
-
-    fn run(&mut self, datagram: &[u8], mut call: Call<'_>) -> Decoded {
         let mut pos = 0;
         while pos < datagram.len() {
             let rest = &datagram[pos..];
