@@ -503,9 +503,26 @@ pub fn mac(b: &[u8]) -> String {
 
 /// The instant a time element of `kind` names, if `b` has a length the type allows.
 pub fn time_of(kind: Kind, b: &[u8]) -> Option<DateTime<Utc>> {
+    let (secs, nanos) = time_parts(kind, b)?;
+    DateTime::from_timestamp(secs, nanos)
+}
+
+/// Nanoseconds since the Unix epoch of a time element (`None` outside 1677–2262, what an
+/// `i64` of nanoseconds holds). Same decoding as [`time_of`], without building a date.
+pub fn time_ns(kind: Kind, b: &[u8]) -> Option<i64> {
+    let (secs, nanos) = time_parts(kind, b)?;
+    secs.checked_mul(1_000_000_000)?
+        .checked_add(i64::from(nanos))
+}
+
+/// A time element as seconds since the Unix epoch and nanoseconds within the second.
+fn time_parts(kind: Kind, b: &[u8]) -> Option<(i64, u32)> {
     match kind {
-        Kind::Seconds => DateTime::from_timestamp(i64::try_from(be_uint(b)?).ok()?, 0),
-        Kind::Millis => DateTime::from_timestamp_millis(i64::try_from(be_uint(b)?).ok()?),
+        Kind::Seconds => Some((i64::try_from(be_uint(b)?).ok()?, 0)),
+        Kind::Millis => {
+            let ms = i64::try_from(be_uint(b)?).ok()?;
+            Some((ms / 1000, (ms % 1000) as u32 * 1_000_000))
+        }
         Kind::Micros | Kind::Nanos if b.len() == 8 => {
             let secs = i64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
             let mut frac = u64::from(u32::from_be_bytes([b[4], b[5], b[6], b[7]]));
@@ -514,30 +531,15 @@ pub fn time_of(kind: Kind, b: &[u8]) -> Option<DateTime<Utc>> {
                 frac &= !0x7ff;
             }
             let nanos = ((frac * 1_000_000_000) >> 32) as u32;
-            DateTime::from_timestamp(secs - NTP_UNIX_OFFSET, nanos)
+            Some((secs - NTP_UNIX_OFFSET, nanos))
         }
         _ => None,
     }
 }
 
-/// Nanoseconds since the Unix epoch of a time element (`None` outside 1677–2262, what an
-/// `i64` of nanoseconds holds). Same decoding as [`time_of`], without building a date.
-pub fn time_ns(kind: Kind, b: &[u8]) -> Option<i64> {
-    const NS: i64 = 1_000_000_000;
-    match kind {
-        Kind::Seconds => i64::try_from(be_uint(b)?).ok()?.checked_mul(NS),
-        Kind::Millis => i64::try_from(be_uint(b)?).ok()?.checked_mul(1_000_000),
-        Kind::Micros | Kind::Nanos if b.len() == 8 => {
-            let secs = i64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-            let mut frac = u64::from(u32::from_be_bytes([b[4], b[5], b[6], b[7]]));
-            if kind == Kind::Micros {
-                frac &= !0x7ff;
-            }
-            let nanos = ((frac * 1_000_000_000) >> 32) as i64;
-            (secs - NTP_UNIX_OFFSET).checked_mul(NS)?.checked_add(nanos)
-        }
-        _ => None,
-    }
+/// `b` without the NUL bytes that pad fixed-length text fields (NetFlow v9 exporters).
+pub fn trim_nul(b: &[u8]) -> &[u8] {
+    &b[..b.iter().rposition(|&c| c != 0).map_or(0, |p| p + 1)]
 }
 
 /// RFC 3339 text of an instant, with as many fraction digits as it has.
@@ -567,10 +569,9 @@ pub fn decode(kind: Kind, b: &[u8]) -> Option<Value> {
             _ => None,
         },
         Kind::MacAddress if b.len() == 6 => Some(Value::Str(mac(b))),
-        Kind::String => {
-            let end = b.iter().rposition(|&c| c != 0).map_or(0, |p| p + 1);
-            Some(Value::Str(String::from_utf8_lossy(&b[..end]).into_owned()))
-        }
+        Kind::String => Some(Value::Str(
+            String::from_utf8_lossy(trim_nul(b)).into_owned(),
+        )),
         Kind::Ipv4 if b.len() == 4 => {
             Some(Value::Ip(IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]))))
         }

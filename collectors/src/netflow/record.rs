@@ -672,9 +672,9 @@ pub(crate) fn flow_event(
             Some(Role::Application) => field::NETWORK_APPLICATION,
             _ => continue,
         };
-        let end = v.iter().rposition(|&c| c != 0).map_or(0, |p| p + 1);
-        if end > 0 && ev.get(ecs).is_none() {
-            ev.set(ecs, String::from_utf8_lossy(&v[..end]).into_owned());
+        let text = fields::trim_nul(v);
+        if !text.is_empty() && ev.get(ecs).is_none() {
+            ev.set(ecs, String::from_utf8_lossy(text).into_owned());
         }
     }
     let f = &r.flow;
@@ -910,8 +910,8 @@ pub(crate) fn learn_options(
         opts.default_rate = None;
     }
     if let (Some(i), Some(name)) = (ifindex, if_name.or(if_desc)) {
-        let end = name.iter().rposition(|&c| c != 0).map_or(0, |p| p + 1);
-        let name = &name[..end.min(MAX_INTERFACE_NAME_LEN)];
+        let name = fields::trim_nul(name);
+        let name = &name[..name.len().min(MAX_INTERFACE_NAME_LEN)];
         if !name.is_empty() && (!full || opts.if_names.contains_key(&i)) {
             let name = String::from_utf8_lossy(name).into_owned();
             learned.push(format!("interface {i} is {name}"));

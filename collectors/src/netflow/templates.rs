@@ -16,12 +16,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::DecodeError;
+use super::record::{Role, role_of};
 
 /// The decoder's maps are looked up several times per datagram; SipHash was a tenth of the
 /// decoding time. foldhash is seeded per process, and every map is bounded (the constants
 /// below), so a crafted key set cannot grow a chain without end.
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
-use super::record::{Role, role_of};
 
 /// IPFIX (RFC 7011 §7) and H3C's NetFlow v9: a field length of 65535 means the length is sent
 /// in front of each value.
