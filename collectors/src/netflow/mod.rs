@@ -552,6 +552,48 @@ impl Decoder {
         None
     }
 
+    /// Hands the records of a v5 packet to the call's sink, each resolved from its fixed
+    /// offsets (see [`record::V5Packet`]); counts and limits them as [`Decoder::decode_records`]
+    /// does. Without a sink (events wanted), does nothing and returns `false`.
+    pub(crate) fn sink_v5_records(
+        &mut self,
+        call: &mut Call<'_>,
+        h: &Header,
+        body: &[u8],
+        offset: usize,
+    ) -> bool {
+        let max_records = self.state.limits.max_records_per_datagram;
+        let (exporter, records) = (call.exporter, call.records);
+        let (Some(sink), Some(e)) = (call.sink.as_mut(), self.state.get_mut(exporter)) else {
+            return call.sink.is_some();
+        };
+        let packet = record::V5Packet::new(h, &e.options);
+        let n = (body.len() / v5::RECORD_LEN).min(max_records.saturating_sub(records));
+        let (taken, rest) = body.split_at(n * v5::RECORD_LEN);
+        for rec in taken.as_chunks::<{ v5::RECORD_LEN }>().0 {
+            let flow = packet.resolve(rec);
+            sink(FlowView {
+                record: &flow,
+                exporter,
+                version: 5,
+                template_id: 0,
+                raw: rec,
+            });
+        }
+        call.out.stats.records += n as u64;
+        call.records += n;
+        if !rest.is_empty() {
+            call.unparsed(
+                rest,
+                DecodeError::RecordLimit {
+                    offset: offset + taken.len(),
+                    max: max_records,
+                },
+            );
+        }
+        true
+    }
+
     /// Decodes the records of one data set; returns how many.
     fn decode_records(
         &mut self,

@@ -649,6 +649,64 @@ fn finish(h: &Header, f: &Flow, opts: &ExporterOptions) -> FlowRecord {
     }
 }
 
+/// NetFlow v5 records of one packet, resolved straight from their fixed offsets: the same
+/// [`FlowRecord`] as [`resolve`] gives through the v5 template, without walking it (v5 is the
+/// bulk of what older routers send). The rate, export time and uptime are the packet's.
+pub(crate) struct V5Packet {
+    rate: Option<Rate>,
+    export_ns: Option<i64>,
+    sys_uptime_ms: u32,
+}
+
+impl V5Packet {
+    pub fn new(h: &Header, opts: &ExporterOptions) -> V5Packet {
+        // v5 records carry no sampling elements: the exporter's options, else the header
+        let rate = opts
+            .default_rate
+            .or_else(|| h.v5_sampling.and_then(|(_, n)| Rate::one_in(u64::from(n))));
+        V5Packet {
+            rate,
+            export_ns: h.export_time.timestamp_nanos_opt(),
+            sys_uptime_ms: h.sys_uptime_ms.unwrap_or(0),
+        }
+    }
+
+    /// Resolves one 48-byte record (layout in `v5.rs`).
+    #[inline]
+    pub fn resolve(&self, rec: &[u8; 48]) -> FlowRecord {
+        let u16_at = |at: usize| u16::from_be_bytes([rec[at], rec[at + 1]]);
+        let u32_at =
+            |at: usize| u32::from_be_bytes([rec[at], rec[at + 1], rec[at + 2], rec[at + 3]]);
+        let ip_at = |at: usize| Some(IpAddr::V4(u32_at(at).into()));
+        // sysUpTime-relative stamps, as `finish` computes them
+        let rel = |stamp: u32| {
+            let back = i64::from(self.sys_uptime_ms.wrapping_sub(stamp) as i32) * 1_000_000;
+            self.export_ns?.checked_sub(back)
+        };
+        let (packets, bytes) = (u64::from(u32_at(16)), u64::from(u32_at(20)));
+        let scaled = |n: u64| self.rate.map_or(n, |r| r.apply(n));
+        FlowRecord {
+            source_ip: ip_at(0),
+            destination_ip: ip_at(4),
+            source_port: Some(u64::from(u16_at(32))),
+            destination_port: Some(u64::from(u16_at(34))),
+            protocol: Some(rec[38]),
+            bytes: Some(scaled(bytes)),
+            packets: Some(scaled(packets)),
+            raw_bytes: Some(bytes),
+            raw_packets: Some(packets),
+            rate: self.rate,
+            start_ns: rel(u32_at(24)),
+            end_ns: rel(u32_at(28)),
+            tcp_flags: Some(u16::from(rec[37])),
+            ingress_interface: Some(u64::from(u16_at(12))),
+            egress_interface: Some(u64::from(u16_at(14))),
+            ipv6: Some(false),
+            ..FlowRecord::default()
+        }
+    }
+}
+
 /// Builds the event of one resolved flow record. `values` are the record's field bytes, in
 /// template order; `raw` is the whole record.
 pub(crate) fn flow_event(

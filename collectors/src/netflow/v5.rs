@@ -115,7 +115,9 @@ pub(crate) fn decode(
     dec.begin_packet(call, &h);
     let body = &rest[HEADER_LEN..need];
     let src = (call.received, call.listener);
-    dec.decode_records(call, src, &h, &TEMPLATE, body, pos + HEADER_LEN);
+    if !dec.sink_v5_records(call, &h, body, pos + HEADER_LEN) {
+        dec.decode_records(call, src, &h, &TEMPLATE, body, pos + HEADER_LEN);
+    }
     // v5 sequence numbers count flows: the next packet starts after these
     dec.next_sequence(
         call,
@@ -123,4 +125,48 @@ pub(crate) fn decode(
         Some(raw.sequence.wrapping_add(u32::from(raw.count))),
     );
     Ok(pos + need)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::super::record::{self, Resolved, V5Packet};
+    use super::super::templates::{ExporterOptions, Rate};
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// The fixed-offset resolver and the template walk agree on every record, header
+        /// and exporter sampling.
+        #[test]
+        fn direct_resolve_matches_the_template_walk(
+            rec in prop::array::uniform32(any::<u8>()),
+            tail in prop::array::uniform16(any::<u8>()),
+            sys_uptime in any::<u32>(),
+            unix_secs in any::<u32>(),
+            sampling in any::<u16>(),
+            exporter_rate in prop::option::of(2u64..5000),
+        ) {
+            let mut bytes = [0u8; RECORD_LEN];
+            bytes[..32].copy_from_slice(&rec);
+            bytes[32..].copy_from_slice(&tail);
+            let h = Header {
+                version: 5,
+                domain: 0,
+                export_time: DateTime::from_timestamp(i64::from(unix_secs), 0).unwrap(),
+                sys_uptime_ms: Some(sys_uptime),
+                sequence: 0,
+                v5_sampling: Some(((sampling >> 14) as u8, sampling & 0x3fff)),
+            };
+            let opts = ExporterOptions {
+                default_rate: exporter_rate.and_then(Rate::one_in),
+                ..ExporterOptions::default()
+            };
+            let mut walked = Resolved::new();
+            record::resolve(&h, &TEMPLATE, &bytes, &[], &opts, &mut walked);
+            prop_assert_eq!(V5Packet::new(&h, &opts).resolve(&bytes), walked.flow);
+        }
+    }
 }
