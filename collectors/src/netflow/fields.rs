@@ -8,9 +8,12 @@
 //! above 127 too (Cisco ASA's 231/232, 233, 323 …), so one table serves both. v9 options
 //! scope types (RFC 3954 §6.2) have their own small table, [`v9_scope_name`].
 //!
-//! Ids not in the table become `netflow.ie<id>`; enterprise-specific elements (IPFIX, PEN set)
-//! become `netflow.pen<PEN>.<id>`; both keep their bytes as lowercase hex. Reverse elements of
-//! RFC 5103 biflows (PEN 29305) are `netflow.reverse_<name>`.
+//! Vendors' elements have tables of their own, named `<vendor>.<element>`: NetFlow v9 field
+//! types of 32768 and up ([`V9_VENDOR`]: Cisco ASA, PAN-OS, nProbe) and IPFIX enterprise
+//! elements by enterprise number ([`ENTERPRISE`]: NetScaler, YAF, Barracuda, Ixia, Procera,
+//! Nokia, VMware, vIPtela, ntop). Ids in no table become `netflow.ie<id>`, enterprise elements
+//! in no table `netflow.pen<PEN>.<id>`; both keep their bytes as lowercase hex. Reverse
+//! elements of RFC 5103 biflows (PEN 29305) are `netflow.reverse_<name>`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -401,7 +404,157 @@ pub static V9_VENDOR: &[Ie] = &[
     // Palo Alto Networks PAN-OS NetFlow with "PAN-OS field types" on (templates 257/259/261/263)
     ie(56701, "paloalto.app_id", S),
     ie(56702, "paloalto.user_id", S),
+    // ntop nProbe: IPFIX element 35632/N sent in v9 as 57472 + N
+    ie(57590, "ntop.l7_proto", U),
+    ie(57591, "ntop.l7_proto_name", S),
 ];
+
+/// IPFIX enterprise-specific elements (RFC 7011 §3.2) of the exporters a province's data
+/// center meets, by private enterprise number, each list sorted by id. Names are
+/// `<vendor>.<element>`, the vendor's element name in snake_case. Sources: Citrix NetScaler's
+/// AppFlow element file (5951), the CERT NetSA IPFIX registry (6871), ntop's nProbe element
+/// list (35632); Barracuda (10704), Ixia (3054), Procera (15397), Nokia (637), VMware (6876)
+/// and Cisco vIPtela (41916) ids are read as other collectors read them. The elements the
+/// corpus captures carry are checked against the values logstash decodes from them
+/// (`collectors/tests/netflow_corpus.rs`).
+/// Elements of a known enterprise that are not listed stay `pen<PEN>.<id>` hex, as do
+/// NetScaler's microsecond timing elements (a 0 there means "not measured").
+#[rustfmt::skip]
+pub static ENTERPRISE: &[(u32, &[Ie])] = &[
+    (637, &[
+        ie(91, "nokia.nat_inside_svcid", U),
+        ie(92, "nokia.nat_outside_svcid", U),
+        ie(93, "nokia.nat_sub_string", S),
+    ]),
+    (3054, &[
+        ie(110, "ixia.l7_app_id", U), ie(111, "ixia.l7_app_name", S),
+        ie(120, "ixia.src_country_code", S), ie(121, "ixia.src_country_name", S),
+        ie(122, "ixia.src_region_code", S), ie(123, "ixia.src_region_name", S),
+        ie(125, "ixia.src_city_name", S), ie(126, "ixia.src_latitude", F),
+        ie(127, "ixia.src_longitude", F),
+        ie(140, "ixia.dst_country_code", S), ie(141, "ixia.dst_country_name", S),
+        ie(142, "ixia.dst_region_code", S), ie(143, "ixia.dst_region_name", S),
+        ie(145, "ixia.dst_city_name", S), ie(146, "ixia.dst_latitude", F),
+        ie(147, "ixia.dst_longitude", F),
+        ie(160, "ixia.device_id", U), ie(161, "ixia.device_name", S),
+        ie(162, "ixia.browser_id", U), ie(163, "ixia.browser_name", S),
+        ie(176, "ixia.rev_octet_delta_count", U), ie(177, "ixia.rev_packet_delta_count", U),
+        ie(178, "ixia.conn_encrypt_type", S), ie(179, "ixia.encrypt_cipher", S),
+        ie(180, "ixia.encrypt_key_len", U), ie(181, "ixia.imsi_subscriber", S),
+        ie(182, "ixia.http_user_agent", S), ie(183, "ixia.http_host_name", S),
+        ie(184, "ixia.http_uri", S), ie(185, "ixia.dns_txt", S),
+        ie(186, "ixia.src_as_name", S), ie(187, "ixia.dst_as_name", S),
+        ie(188, "ixia.latency", U),
+        ie(192, "ixia.threat_type", S), ie(193, "ixia.threat_ipv4", V4),
+        ie(194, "ixia.threat_ipv6", V6),
+    ]),
+    (5951, &[
+        ie(128, "netscaler.round_trip_time", U), ie(129, "netscaler.transaction_id", U),
+        ie(130, "netscaler.http_req_url", S), ie(131, "netscaler.http_req_cookie", S),
+        ie(132, "netscaler.flow_flags", U), ie(133, "netscaler.connection_id", U),
+        ie(134, "netscaler.syslog_priority", U), ie(135, "netscaler.syslog_message", S),
+        ie(136, "netscaler.syslog_timestamp", Tms),
+        ie(140, "netscaler.http_req_referer", S), ie(141, "netscaler.http_req_method", S),
+        ie(142, "netscaler.http_req_host", S), ie(143, "netscaler.http_req_user_agent", S),
+        ie(144, "netscaler.http_rsp_status", U), ie(145, "netscaler.http_rsp_len", U),
+        ie(146, "netscaler.server_ttfb", U), ie(147, "netscaler.server_ttlb", U),
+        ie(150, "netscaler.app_name_incarnation_number", U),
+        ie(151, "netscaler.app_name_app_id", U), ie(152, "netscaler.app_name", S),
+        ie(161, "netscaler.main_page_id", U), ie(162, "netscaler.main_page_core_id", U),
+        ie(167, "netscaler.app_template_name", S),
+        ie(171, "netscaler.app_unit_name_app_id", U), ie(172, "netscaler.db_login_flags", U),
+        ie(173, "netscaler.db_req_type", U), ie(174, "netscaler.db_protocol_name", U),
+        ie(175, "netscaler.db_user_name", S), ie(176, "netscaler.db_database_name", S),
+        ie(177, "netscaler.db_clt_host_name", S), ie(178, "netscaler.db_req_string", S),
+        ie(179, "netscaler.db_resp_status_string", S),
+        ie(180, "netscaler.db_resp_status", U), ie(181, "netscaler.db_resp_length", U),
+        ie(182, "netscaler.client_rtt", U), ie(183, "netscaler.http_content_type", S),
+        ie(185, "netscaler.http_req_authorization", S), ie(186, "netscaler.http_req_via", S),
+        ie(187, "netscaler.http_res_location", S), ie(188, "netscaler.http_res_set_cookie", S),
+        ie(189, "netscaler.http_res_set_cookie2", S),
+        ie(190, "netscaler.http_req_x_forwarded_for", S),
+        ie(192, "netscaler.connection_chain_id", O),
+        ie(193, "netscaler.connection_chain_hop_count", U),
+        ie(203, "netscaler.ica_client_ip", V4), ie(204, "netscaler.ica_client_host_name", S),
+        ie(205, "netscaler.aaa_username", S), ie(207, "netscaler.ica_domain_name", S),
+        ie(210, "netscaler.ica_server_name", S), ie(238, "netscaler.ica_application_name", S),
+        ie(250, "netscaler.ica_username", S), ie(267, "netscaler.http_domain_name", S),
+    ]),
+    (6871, &[
+        ie(14, "yaf.initial_tcp_flags", U), ie(15, "yaf.union_tcp_flags", U),
+        ie(18, "yaf.payload", O), ie(21, "yaf.reverse_flow_delta_milliseconds", U),
+        ie(30, "yaf.silk_flow_type", U), ie(31, "yaf.silk_flow_sensor", U),
+        ie(32, "yaf.silk_tcp_state", U), ie(33, "yaf.silk_app_label", U),
+        ie(35, "yaf.payload_entropy", U), ie(36, "yaf.os_name", S),
+        ie(37, "yaf.os_version", S), ie(38, "yaf.first_packet_banner", O),
+        ie(39, "yaf.second_packet_banner", O), ie(40, "yaf.flow_attributes", U),
+        ie(100, "yaf.expired_fragment_count", U), ie(101, "yaf.assembled_fragment_count", U),
+        ie(102, "yaf.mean_flow_rate", U), ie(103, "yaf.mean_packet_rate", U),
+        ie(104, "yaf.flow_table_flush_event_count", U),
+        ie(105, "yaf.flow_table_peak_count", U), ie(106, "yaf.flow_key_hash", U),
+        ie(107, "yaf.os_fingerprint", S),
+        ie(300, "yaf.ndpi_l7_protocol", U), ie(301, "yaf.ndpi_l7_sub_protocol", U),
+    ]),
+    (6876, &[
+        ie(888, "vmware.egress_interface_attr", U), ie(889, "vmware.vxlan_export_role", U),
+        ie(890, "vmware.ingress_interface_attr", U),
+    ]),
+    (10704, &[
+        ie(1, "barracuda.timestamp", U), ie(2, "barracuda.log_op", U),
+        ie(3, "barracuda.traffic_type", U), ie(4, "barracuda.fw_rule", S),
+        ie(5, "barracuda.service_name", S), ie(6, "barracuda.reason", U),
+        ie(7, "barracuda.reason_text", S), ie(8, "barracuda.bind_ipv4_address", V4),
+        ie(9, "barracuda.bind_transport_port", U), ie(10, "barracuda.conn_ipv4_address", V4),
+        ie(11, "barracuda.conn_transport_port", U), ie(12, "barracuda.audit_counter", U),
+    ]),
+    (15397, &[
+        ie(1, "procera.service", S), ie(2, "procera.base_service", S),
+        ie(3, "procera.incoming_octets", U), ie(4, "procera.outgoing_octets", U),
+        ie(5, "procera.incoming_packets", U), ie(6, "procera.outgoing_packets", U),
+        ie(15, "procera.flow_behavior", S), ie(16, "procera.content_categories", S),
+        ie(17, "procera.property", S), ie(18, "procera.server_hostname", S),
+        ie(19, "procera.http_request_method", S), ie(20, "procera.http_user_agent", S),
+        ie(21, "procera.http_content_type", S), ie(22, "procera.http_url", S),
+        ie(23, "procera.http_referer", S), ie(24, "procera.http_response_status", U),
+        ie(25, "procera.http_file_length", U), ie(26, "procera.http_location", S),
+        ie(27, "procera.http_language", S), ie(28, "procera.subscriber_identifier", S),
+        ie(42, "procera.local_ipv4_host", V4), ie(43, "procera.local_ipv6_host", V6),
+        ie(44, "procera.remote_ipv4_host", V4), ie(45, "procera.remote_ipv6_host", V6),
+        ie(46, "procera.http_request_version", S), ie(47, "procera.template_name", S),
+    ]),
+    (NTOP_PEN, &[
+        ie(118, "ntop.l7_proto", U), ie(119, "ntop.l7_proto_name", S),
+    ]),
+    (41916, &[
+        ie(4321, "viptela.vpn_id", U),
+    ]),
+];
+
+/// ntop's enterprise number; nProbe also sends its elements in NetFlow v9 as 57472 + id.
+pub const NTOP_PEN: u32 = 35632;
+/// CERT NetSA's enterprise number: its reverse elements are the forward id with this bit.
+pub const CERT_PEN: u32 = 6871;
+const CERT_REVERSE_BIT: u16 = 0x4000;
+
+/// The entry of an enterprise element, if [`ENTERPRISE`] has it; for CERT's reverse ids,
+/// the forward element's entry and `true`.
+pub fn lookup_enterprise(pen: u32, id: u16) -> Option<(&'static Ie, bool)> {
+    let k = ENTERPRISE.binary_search_by_key(&pen, |(p, _)| *p).ok()?;
+    let table = ENTERPRISE[k].1;
+    let find = |id: u16| {
+        table
+            .binary_search_by_key(&id, |e| e.id)
+            .ok()
+            .map(|k| &table[k])
+    };
+    match find(id) {
+        Some(e) => Some((e, false)),
+        None if pen == CERT_PEN && id & CERT_REVERSE_BIT != 0 => {
+            find(id & !CERT_REVERSE_BIT).map(|e| (e, true))
+        }
+        None => None,
+    }
+}
 
 /// The IANA entry for `id`, if the table has it.
 pub fn lookup(id: u16) -> Option<&'static Ie> {
@@ -440,7 +593,14 @@ pub fn name_and_kind(id: u16, pen: u32) -> (std::borrow::Cow<'static, str>, Kind
             None => (Cow::Owned(format!("ie{id}")), Kind::Octets),
         },
         (REVERSE_PEN, Some(e)) => (Cow::Owned(format!("reverse_{}", e.name)), e.kind),
-        (pen, _) => (Cow::Owned(format!("pen{pen}.{id}")), Kind::Octets),
+        (pen, _) => match lookup_enterprise(pen, id) {
+            Some((e, false)) => (Cow::Borrowed(e.name), e.kind),
+            Some((e, true)) => {
+                let (vendor, name) = e.name.split_once('.').unwrap_or(("", e.name));
+                (Cow::Owned(format!("{vendor}.reverse_{name}")), e.kind)
+            }
+            None => (Cow::Owned(format!("pen{pen}.{id}")), Kind::Octets),
+        },
     }
 }
 
@@ -757,6 +917,46 @@ mod tests {
             );
         }
         assert_eq!(decode(U, &[]), None);
+    }
+
+    #[test]
+    fn enterprise_tables_are_sorted_and_named_by_vendor() {
+        let mut names = std::collections::HashSet::new();
+        for w in ENTERPRISE.windows(2) {
+            assert!(w[0].0 < w[1].0, "PEN {} before {}", w[0].0, w[1].0);
+        }
+        for (pen, table) in ENTERPRISE {
+            assert!(*pen != 0 && *pen != REVERSE_PEN);
+            for w in table.windows(2) {
+                assert!(w[0].id < w[1].id, "{pen}: {} before {}", w[0].id, w[1].id);
+            }
+            let vendor = table[0].name.split_once('.').expect("vendor.element").0;
+            for e in *table {
+                assert!(names.insert(e.name), "duplicate name {}", e.name);
+                let (v, name) = e.name.split_once('.').expect("vendor.element");
+                assert_eq!(v, vendor, "{pen}: one vendor per enterprise");
+                assert!(
+                    !name.is_empty()
+                        && name
+                            .bytes()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_'),
+                    "{} is not vendor.snake_case",
+                    e.name
+                );
+            }
+        }
+        assert_eq!(name_and_kind(130, 5951).0, "netscaler.http_req_url");
+        assert_eq!(name_and_kind(4, 10704), ("barracuda.fw_rule".into(), S));
+        // CERT's reverse elements: the forward id with bit 0x4000
+        assert_eq!(name_and_kind(14, CERT_PEN).0, "yaf.initial_tcp_flags");
+        assert_eq!(
+            name_and_kind(14 | 0x4000, CERT_PEN).0,
+            "yaf.reverse_initial_tcp_flags"
+        );
+        assert_eq!(name_and_kind(999 | 0x4000, CERT_PEN).0, "pen6871.17383");
+        // the reverse bit means nothing for other enterprises
+        assert_eq!(name_and_kind(130 | 0x4000, 5951).0, "pen5951.16514");
+        assert_eq!(name_and_kind(118, NTOP_PEN).0, name_and_kind(57590, 0).0);
     }
 
     #[test]

@@ -316,11 +316,65 @@ pub(crate) enum Role {
     NatSrcPort,
     NatDstPort,
     FirewallEvent,
-    /// Text that is also `user.name` (Cisco ASA username, PAN-OS User-ID).
-    UserName,
-    /// Text that is also `network.application` (applicationName, PAN-OS App-ID).
-    Application,
+    /// An element that resolving does not read but whose value also fills an ECS field.
+    Also(Also),
 }
+
+impl Role {
+    /// Whether [`resolve`] reads fields of this role (the template's plan holds only these).
+    pub(crate) fn resolves(self) -> bool {
+        !matches!(self, Role::Other | Role::Also(_))
+    }
+}
+
+/// ECS fields that an element's value also fills (the element keeps its own name too):
+/// user and application names of firewalls, and the HTTP transactions that NetScaler AppFlow,
+/// Procera and Ixia export, under the names web server logs give them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Also {
+    /// Cisco ASA username, PAN-OS User-ID, NetScaler AAA user name.
+    UserName,
+    /// applicationName, PAN-OS App-ID.
+    Application,
+    UrlOriginal,
+    UrlDomain,
+    HttpMethod,
+    HttpReferrer,
+    UserAgent,
+    /// A number: `http.response.status_code`.
+    HttpStatus,
+    /// Barracuda's firewall rule.
+    RuleName,
+}
+
+impl Also {
+    pub(crate) fn field(self) -> &'static str {
+        match self {
+            Also::UserName => field::USER_NAME,
+            Also::Application => field::NETWORK_APPLICATION,
+            Also::UrlOriginal => field::URL_ORIGINAL,
+            Also::UrlDomain => field::URL_DOMAIN,
+            Also::HttpMethod => field::HTTP_REQUEST_METHOD,
+            Also::HttpReferrer => field::HTTP_REQUEST_REFERRER,
+            Also::UserAgent => field::USER_AGENT_ORIGINAL,
+            Also::HttpStatus => field::HTTP_RESPONSE_STATUS_CODE,
+            Also::RuleName => field::RULE_NAME,
+        }
+    }
+}
+
+/// Enterprise elements ([`fields::ENTERPRISE`]) that also fill an ECS field, sorted.
+#[rustfmt::skip]
+const ENTERPRISE_ALSO: &[(u32, u16, Also)] = &[
+    (3054, 182, Also::UserAgent), (3054, 183, Also::UrlDomain), (3054, 184, Also::UrlOriginal),
+    (5951, 130, Also::UrlOriginal), (5951, 140, Also::HttpReferrer),
+    (5951, 141, Also::HttpMethod), (5951, 142, Also::UrlDomain), (5951, 143, Also::UserAgent),
+    (5951, 144, Also::HttpStatus), (5951, 205, Also::UserName),
+    (10704, 4, Also::RuleName),
+    (15397, 18, Also::UrlDomain), (15397, 19, Also::HttpMethod), (15397, 20, Also::UserAgent),
+    (15397, 22, Also::UrlOriginal), (15397, 23, Also::HttpReferrer),
+    (15397, 24, Also::HttpStatus),
+];
 
 /// The role of a template field in flow records.
 pub(crate) fn role_of(spec: &FieldSpec) -> Role {
@@ -336,7 +390,9 @@ pub(crate) fn role_of(spec: &FieldSpec) -> Role {
         };
     }
     if spec.pen != 0 {
-        return Role::Other;
+        return ENTERPRISE_ALSO
+            .binary_search_by_key(&(spec.pen, spec.id), |&(p, i, _)| (p, i))
+            .map_or(Role::Other, |k| Role::Also(ENTERPRISE_ALSO[k].2));
     }
     if let Some(k) = counter(&BYTE_COUNTERS, spec.id) {
         return Role::Bytes(k);
@@ -390,8 +446,8 @@ pub(crate) fn role_of(spec: &FieldSpec) -> Role {
             Role::NatDstPort
         }
         id::FIREWALL_EVENT | id::ASA_FIREWALL_EVENT => Role::FirewallEvent,
-        id::ASA_USERNAME | id::PANOS_USER_ID => Role::UserName,
-        id::APPLICATION_NAME | id::PANOS_APP_ID => Role::Application,
+        id::ASA_USERNAME | id::PANOS_USER_ID => Role::Also(Also::UserName),
+        id::APPLICATION_NAME | id::PANOS_APP_ID => Role::Also(Also::Application),
         _ => Role::Other,
     }
 }
@@ -420,7 +476,7 @@ pub(crate) fn resolve(
     let mut f = Flow::default();
     if tpl.has_varlen() {
         for (k, (role, v)) in tpl.roles().iter().zip(values).enumerate() {
-            if *role != Role::Other && !v.is_empty() {
+            if role.resolves() && !v.is_empty() {
                 step(&mut f, r, k as u16, *role, v);
             }
         }
@@ -725,13 +781,21 @@ pub(crate) fn flow_event(
         }
         let (name, kind) = name_of(ctx.header.version, tpl, k, spec);
         generic(&mut ev, name, kind, v);
-        let ecs = match roles.get(k) {
-            Some(Role::UserName) => field::USER_NAME,
-            Some(Role::Application) => field::NETWORK_APPLICATION,
-            _ => continue,
+        let Some(Role::Also(also)) = roles.get(k) else {
+            continue;
         };
+        let ecs = also.field();
+        if ev.get(ecs).is_some() {
+            continue;
+        }
+        if *also == Also::HttpStatus {
+            if let Some(code) = fields::be_uint(v).filter(|c| *c > 0) {
+                ev.set(ecs, fields::uint_value(code));
+            }
+            continue;
+        }
         let text = fields::trim_nul(v);
-        if !text.is_empty() && ev.get(ecs).is_none() {
+        if !text.is_empty() {
             ev.set(ecs, String::from_utf8_lossy(text).into_owned());
         }
     }
@@ -977,4 +1041,27 @@ pub(crate) fn learn_options(
         }
     }
     learned
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enterprise_ecs_entries_are_sorted_named_elements_of_the_right_kind() {
+        for w in ENTERPRISE_ALSO.windows(2) {
+            assert!((w[0].0, w[0].1) < (w[1].0, w[1].1), "{w:?}");
+        }
+        for &(pen, id, also) in ENTERPRISE_ALSO {
+            let (e, reverse) = fields::lookup_enterprise(pen, id).expect("a named element");
+            assert!(!reverse);
+            let want = match also {
+                Also::HttpStatus => Kind::Unsigned,
+                _ => Kind::String,
+            };
+            assert_eq!(e.kind, want, "{}", e.name);
+            let spec = FieldSpec { id, pen, len: 0 };
+            assert_eq!(role_of(&spec), Role::Also(also));
+        }
+    }
 }

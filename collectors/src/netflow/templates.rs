@@ -170,7 +170,7 @@ impl Template {
         if !varlen {
             let mut off = 0u32;
             for (k, (f, role)) in fields.iter().zip(&roles).enumerate() {
-                if *role != Role::Other && f.len > 0 {
+                if role.resolves() && f.len > 0 {
                     plan.push(PlanStep {
                         k: k as u16,
                         role: *role,

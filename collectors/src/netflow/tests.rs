@@ -840,6 +840,99 @@ fn firewall_vendor_fields_fill_nat_action_user_and_application() {
     assert_eq!(p.get(field::EVENT_ACTION), None);
 }
 
+/// NetScaler AppFlow and Barracuda IPFIX records: enterprise elements get their vendor names,
+/// and the HTTP transaction and the firewall rule fill the ECS fields web server logs use.
+#[test]
+fn enterprise_elements_are_named_and_fill_http_and_rule_fields() {
+    const NS: u32 = 5951;
+    const BARRACUDA: u32 = 10704;
+    let varlen = |out: &mut Vec<u8>, text: &str| {
+        out.push(text.len() as u8);
+        out.extend(text.as_bytes());
+    };
+    let ns = template_record(
+        256,
+        &[
+            (8, 0, 4),
+            (12, 0, 4),
+            (4, 0, 1),
+            (130, NS, VARLEN),
+            (141, NS, VARLEN),
+            (142, NS, VARLEN),
+            (143, NS, VARLEN),
+            (144, NS, 2),
+            (190, NS, VARLEN),
+        ],
+    );
+    let mut rec = vec![10, 0, 0, 5, 203, 0, 113, 80, 6];
+    for text in [
+        "/login?next=/admin",
+        "POST",
+        "portal.example.vn",
+        "curl/8.5.0",
+    ] {
+        varlen(&mut rec, text);
+    }
+    rec.extend([0x01, 0x91]); // 401
+    varlen(&mut rec, "198.51.100.23");
+    let fw = template_record(
+        257,
+        &[
+            (8, 0, 4),
+            (12, 0, 4),
+            (4, BARRACUDA, VARLEN),
+            (7, BARRACUDA, VARLEN),
+            (8, BARRACUDA, 4),
+        ],
+    );
+    let mut frec = vec![10, 0, 0, 6, 192, 0, 2, 10];
+    varlen(&mut frec, "LAN-2-INTERNET");
+    varlen(&mut frec, "Normal Operation");
+    frec.extend([203, 0, 113, 1]);
+    let d = ipfix_message(
+        1,
+        0,
+        &[set(2, &ns), set(256, &rec), set(2, &fw), set(257, &frec)],
+    );
+    let out = decode(&mut Decoder::default(), &d);
+    assert_eq!(
+        (out.stats.records, out.stats.decode_errors),
+        (2, 0),
+        "{out:?}"
+    );
+    let (n, b) = (&out.events[0], &out.events[1]);
+    assert_eq!(n.get_str(field::URL_ORIGINAL), Some("/login?next=/admin"));
+    assert_eq!(
+        n.get_str("netflow.netscaler.http_req_url"),
+        Some("/login?next=/admin")
+    );
+    assert_eq!(n.get_str(field::HTTP_REQUEST_METHOD), Some("POST"));
+    assert_eq!(n.get_str(field::URL_DOMAIN), Some("portal.example.vn"));
+    assert_eq!(n.get_str(field::USER_AGENT_ORIGINAL), Some("curl/8.5.0"));
+    assert_eq!(
+        n.get(field::HTTP_RESPONSE_STATUS_CODE),
+        Some(&Value::Int(401))
+    );
+    assert_eq!(
+        n.get_str("netflow.netscaler.http_req_x_forwarded_for"),
+        Some("198.51.100.23")
+    );
+    assert_eq!(b.get_str(field::RULE_NAME), Some("LAN-2-INTERNET"));
+    assert_eq!(
+        b.get_str("netflow.barracuda.reason_text"),
+        Some("Normal Operation")
+    );
+    assert_eq!(
+        b.get("netflow.barracuda.bind_ipv4_address"),
+        Some(&Value::Ip("203.0.113.1".parse().unwrap()))
+    );
+    assert!(
+        !b.fields.keys().any(|k| k.starts_with("netflow.pen")),
+        "{:?}",
+        b.fields.keys()
+    );
+}
+
 #[test]
 fn ipfix_withdrawal_and_sequence_gaps() {
     // 4-byte records: protocol, class of service, source port

@@ -75,6 +75,7 @@ pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
 pub const HTTP_RESPONSE_BODY_BYTES: &str = "http.response.body.bytes";
 pub const HTTP_VERSION: &str = "http.version";
 pub const URL_ORIGINAL: &str = "url.original";
+pub const URL_DOMAIN: &str = "url.domain";
 pub const URL_PATH: &str = "url.path";
 pub const URL_QUERY: &str = "url.query";
 pub const USER_AGENT_ORIGINAL: &str = "user_agent.original";
@@ -100,7 +101,8 @@ pub const OBSERVER_INGRESS_INTERFACE_NAME: &str = "observer.ingress.interface.na
 pub const OBSERVER_EGRESS_INTERFACE_ID: &str = "observer.egress.interface.id";
 pub const OBSERVER_EGRESS_INTERFACE_NAME: &str = "observer.egress.interface.name";
 /// Prefix of NetFlow/IPFIX elements without an ECS name: `netflow.<element name>`,
-/// `netflow.ie<id>` for unknown ids, `netflow.pen<PEN>.<id>` for enterprise elements.
+/// `netflow.<vendor>.<element>` for vendor elements canh knows, `netflow.ie<id>` for unknown
+/// ids, `netflow.pen<PEN>.<id>` for other enterprise elements.
 pub const NETFLOW_PREFIX: &str = "netflow.";
 /// 5, 9 or 10 (IPFIX).
 pub const NETFLOW_VERSION: &str = "netflow.version";
