@@ -262,6 +262,7 @@ struct Flow {
 }
 
 /// Puts an address in an ECS slot; returns it back when the slot already holds a real one.
+#[inline(always)]
 fn put_addr(slot: &mut Option<IpAddr>, ip: IpAddr) -> Option<IpAddr> {
     match slot {
         Some(cur) if !cur.is_unspecified() || ip.is_unspecified() => Some(ip),
@@ -491,7 +492,7 @@ pub(crate) fn resolve(
 }
 
 /// What one field of a flow record adds to the gathered [`Flow`].
-#[inline]
+#[inline(always)]
 fn step(f: &mut Flow, r: &mut Resolved, k: u16, role: Role, v: &[u8]) {
     let uint = fields::be_uint(v);
     match (role, uint) {
