@@ -695,8 +695,6 @@ fn unhex(hex: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Whether a vendor element's bytes (canh keeps them as hex) are the expected value, in the
-/// forms logstash renders: number, float, address, text (UTF-8 or Latin-1, NUL-padded), hex.
 /// The fields canh's vendor tables ([`fields::ENTERPRISE`], [`fields::V9_VENDOR`]) name as
 /// logstash names `name`: the same words with or without the vendor (`netscalerHttpReqUrl`:
 /// `netflow.netscaler.http_req_url`, `silkAppLabel`: `netflow.yaf.silk_app_label`), or
@@ -725,6 +723,8 @@ fn table_names(name: &str) -> Vec<String> {
     out
 }
 
+/// Whether a vendor element's bytes (canh keeps them as hex) are the expected value, in the
+/// forms logstash renders: number, float, address, text (UTF-8 or Latin-1, NUL-padded), hex.
 fn vendor_matches(hex: &str, want: &Json) -> bool {
     let Some(bytes) = unhex(hex) else {
         return false;

@@ -532,7 +532,9 @@ pub static ENTERPRISE: &[(u32, &[Ie])] = &[
 
 /// ntop's enterprise number; nProbe also sends its elements in NetFlow v9 as 57472 + id.
 pub const NTOP_PEN: u32 = 35632;
-/// CERT NetSA's enterprise number: its reverse elements are the forward id with this bit.
+/// CERT NetSA's enterprise number: its reverse elements are the forward id with this bit
+/// (RFC 5103 §6.2 allows any enterprise to do so; CERT is the one whose tables here define
+/// it, so other enterprises' ids with the bit stay `pen<PEN>.<id>` unless listed).
 pub const CERT_PEN: u32 = 6871;
 const CERT_REVERSE_BIT: u16 = 0x4000;
 
@@ -932,7 +934,12 @@ mod tests {
             }
             let vendor = table[0].name.split_once('.').expect("vendor.element").0;
             for e in *table {
-                assert!(names.insert(e.name), "duplicate name {}", e.name);
+                assert!(names.insert(e.name.to_owned()), "duplicate name {}", e.name);
+                if *pen == CERT_PEN {
+                    // the names CERT's reverse ids get must not be forward names too
+                    let (rev, _) = name_and_kind(e.id | 0x4000, *pen);
+                    assert!(names.insert(rev.to_string()), "duplicate name {rev}");
+                }
                 let (v, name) = e.name.split_once('.').expect("vendor.element");
                 assert_eq!(v, vendor, "{pen}: one vendor per enterprise");
                 assert!(

@@ -364,6 +364,17 @@ impl Also {
     }
 }
 
+/// The host of an HTTP Host header: without its port (`[v6]:port` keeps the address).
+fn host_of(host: &str) -> &str {
+    match host.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map_or(host, |(addr, _)| addr),
+        None => match host.rsplit_once(':') {
+            Some((h, port)) if !h.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => host,
+        },
+    }
+}
+
 /// Enterprise elements ([`fields::ENTERPRISE`]) that also fill an ECS field, sorted.
 #[rustfmt::skip]
 const ENTERPRISE_ALSO: &[(u32, u16, Also)] = &[
@@ -604,6 +615,20 @@ fn own_rate(f: &Flow) -> Option<Rate> {
     None
 }
 
+/// The sampling rate of a record without sampling elements or a sampler id of its own: the
+/// exporter's (options), else the v5 header's.
+fn packet_rate(h: &Header, opts: &ExporterOptions) -> Option<Rate> {
+    opts.default_rate
+        .or_else(|| h.v5_sampling.and_then(|(_, n)| Rate::one_in(u64::from(n))))
+}
+
+/// A sysUpTime stamp as nanoseconds since the epoch: the exporter's clock at export minus the
+/// (wrapping, signed) distance back to the stamp, as nfdump computes it.
+#[inline]
+fn uptime_ns(export_ns: Option<i64>, up: u32, stamp: u32) -> Option<i64> {
+    export_ns?.checked_sub(i64::from(up.wrapping_sub(stamp) as i32) * 1_000_000)
+}
+
 /// Counters that are totals since the flow began; used only when no delta counter is there.
 const TOTAL_COUNTERS: [u16; 2] = [id::OCTET_TOTAL_COUNT, id::PACKET_TOTAL_COUNT];
 
@@ -625,8 +650,7 @@ fn finish(h: &Header, f: &Flow, opts: &ExporterOptions) -> FlowRecord {
     }
     let rate = own_rate(f)
         .or_else(|| f.sampler.and_then(|s| opts.samplers.get(&s).copied()))
-        .or(opts.default_rate)
-        .or_else(|| h.v5_sampling.and_then(|(_, n)| Rate::one_in(u64::from(n))));
+        .or_else(|| packet_rate(h, opts));
     let (bytes, packets) = match rate {
         Some(r) => (
             raw_bytes.map(|b| r.apply(b)),
@@ -650,9 +674,7 @@ fn finish(h: &Header, f: &Flow, opts: &ExporterOptions) -> FlowRecord {
     let sys_init = f.sys_init_ms.or(opts.sys_init_ms);
     let rel = |stamp: u32| -> Option<i64> {
         match h.sys_uptime_ms {
-            // the exporter's clock at export minus the (wrapping, signed) distance back to
-            // the stamp, as nfdump computes it
-            Some(up) => export_ns?.checked_sub(i64::from(up.wrapping_sub(stamp) as i32) * MS),
+            Some(up) => uptime_ns(export_ns, up, stamp),
             None => sys_init?.checked_add(i64::from(stamp))?.checked_mul(MS),
         }
     };
@@ -717,12 +739,9 @@ pub(crate) struct V5Packet {
 
 impl V5Packet {
     pub fn new(h: &Header, opts: &ExporterOptions) -> V5Packet {
-        // v5 records carry no sampling elements: the exporter's options, else the header
-        let rate = opts
-            .default_rate
-            .or_else(|| h.v5_sampling.and_then(|(_, n)| Rate::one_in(u64::from(n))));
         V5Packet {
-            rate,
+            // v5 records carry no sampling elements
+            rate: packet_rate(h, opts),
             export_ns: h.export_time.timestamp_nanos_opt(),
             sys_uptime_ms: h.sys_uptime_ms.unwrap_or(0),
         }
@@ -735,11 +754,7 @@ impl V5Packet {
         let u32_at =
             |at: usize| u32::from_be_bytes([rec[at], rec[at + 1], rec[at + 2], rec[at + 3]]);
         let ip_at = |at: usize| Some(IpAddr::V4(u32_at(at).into()));
-        // sysUpTime-relative stamps, as `finish` computes them
-        let rel = |stamp: u32| {
-            let back = i64::from(self.sys_uptime_ms.wrapping_sub(stamp) as i32) * 1_000_000;
-            self.export_ns?.checked_sub(back)
-        };
+        let rel = |stamp: u32| uptime_ns(self.export_ns, self.sys_uptime_ms, stamp);
         let (packets, bytes) = (u64::from(u32_at(16)), u64::from(u32_at(20)));
         let scaled = |n: u64| self.rate.map_or(n, |r| r.apply(n));
         FlowRecord {
@@ -790,14 +805,21 @@ pub(crate) fn flow_event(
             continue;
         }
         if *also == Also::HttpStatus {
-            if let Some(code) = fields::be_uint(v).filter(|c| *c > 0) {
+            if let Some(code) = fields::be_uint(v).filter(|c| (100..=599).contains(c)) {
                 ev.set(ecs, fields::uint_value(code));
             }
             continue;
         }
         let text = fields::trim_nul(v);
-        if !text.is_empty() {
-            ev.set(ecs, String::from_utf8_lossy(text).into_owned());
+        if text.is_empty() {
+            continue;
+        }
+        let text = String::from_utf8_lossy(text);
+        match also {
+            Also::UrlOriginal => ev.set_url_default(&text),
+            // a Host header may carry the port
+            Also::UrlDomain => ev.set(ecs, host_of(&text)),
+            _ => ev.set(ecs, text.into_owned()),
         }
     }
     let f = &r.flow;
@@ -1047,6 +1069,19 @@ pub(crate) fn learn_options(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_header_without_port() {
+        for (h, want) in [
+            ("portal.example.vn", "portal.example.vn"),
+            ("portal.example.vn:8443", "portal.example.vn"),
+            ("[2001:db8::1]:443", "2001:db8::1"),
+            ("2001:db8::1", "2001:db8::1"),
+            ("host:notaport", "host:notaport"),
+        ] {
+            assert_eq!(host_of(h), want, "{h}");
+        }
+    }
 
     #[test]
     fn enterprise_ecs_entries_are_sorted_named_elements_of_the_right_kind() {

@@ -683,6 +683,62 @@ fn hostile_input_is_kept_raw_and_counted() {
     }
 }
 
+/// v5 records to a `decode_flows` sink (the fixed-offset path) meet the per-datagram record
+/// limit as events do: the same records out, the rest kept raw with the same error.
+#[test]
+fn v5_record_limit_is_the_same_for_flows_and_events() {
+    let flow = |k: u8| Flow {
+        src: IpAddr::from([10, 0, 0, k]),
+        dst: "10.0.0.200".parse().unwrap(),
+        sport: 1000 + u16::from(k),
+        dport: 53,
+        proto: 17,
+        bytes: 100,
+        packets: 1,
+        start_ago: 10,
+        end_ago: 5,
+        flags: 0,
+        app: String::new(),
+        vendor: 0,
+    };
+    let flows: Vec<Flow> = (0..30).map(flow).collect();
+    let d = v5_packet(&flows, 1, 0);
+    let limits = Limits {
+        max_records_per_datagram: 12,
+        ..Limits::default()
+    };
+    let events = Decoder::new(limits).decode(&d, exporter(1), now(), "test");
+    let mut ports = Vec::new();
+    let typed = Decoder::new(limits).decode_flows(&d, exporter(1), now(), "test", &mut |f| {
+        ports.push(f.record.source_port);
+    });
+    assert_eq!(events.stats.records, 12);
+    assert_eq!(typed.stats, events.stats);
+    assert_eq!(ports, (1000..1012).map(Some).collect::<Vec<_>>());
+    let flow_ports: Vec<_> = events
+        .events
+        .iter()
+        .filter(|e| !e.is_unparsed())
+        .map(|e| e.get(field::SOURCE_PORT).cloned())
+        .collect();
+    assert_eq!(
+        flow_ports,
+        (1000..1012)
+            .map(|p| Some(Value::Int(p)))
+            .collect::<Vec<_>>()
+    );
+    // the rest, raw and counted, in both
+    let raw = |evs: &[Event]| -> Vec<(Vec<u8>, Option<String>)> {
+        evs.iter()
+            .filter(|e| e.is_unparsed())
+            .map(|e| (e.raw.clone(), e.get_str(field::MESSAGE).map(str::to_owned)))
+            .collect()
+    };
+    assert_eq!(raw(&typed.events), raw(&events.events));
+    assert_eq!(raw(&typed.events).len(), 1);
+    assert_eq!(raw(&typed.events)[0].0.len(), 18 * 48);
+}
+
 #[test]
 fn zero_padding_and_concatenated_packets() {
     let flows = [Flow {
@@ -868,7 +924,7 @@ fn enterprise_elements_are_named_and_fill_http_and_rule_fields() {
     for text in [
         "/login?next=/admin",
         "POST",
-        "portal.example.vn",
+        "portal.example.vn:8443",
         "curl/8.5.0",
     ] {
         varlen(&mut rec, text);
@@ -906,7 +962,13 @@ fn enterprise_elements_are_named_and_fill_http_and_rule_fields() {
         n.get_str("netflow.netscaler.http_req_url"),
         Some("/login?next=/admin")
     );
+    assert_eq!(n.get_str(field::URL_PATH), Some("/login"));
+    assert_eq!(n.get_str(field::URL_QUERY), Some("next=/admin"));
     assert_eq!(n.get_str(field::HTTP_REQUEST_METHOD), Some("POST"));
+    assert_eq!(
+        n.get_str("netflow.netscaler.http_req_host"),
+        Some("portal.example.vn:8443")
+    );
     assert_eq!(n.get_str(field::URL_DOMAIN), Some("portal.example.vn"));
     assert_eq!(n.get_str(field::USER_AGENT_ORIGINAL), Some("curl/8.5.0"));
     assert_eq!(

@@ -1,6 +1,7 @@
 //! NetFlow v5: a 24-byte header and `count` fixed 48-byte records (Cisco's NetFlow Export
-//! Datagram Format). Records are decoded through a fixed template of IANA element ids, so
-//! they become the same fields as v9 and IPFIX records.
+//! Datagram Format). Events are built through a fixed template of IANA element ids, so they
+//! get the same fields as v9 and IPFIX records; records going to a `decode_flows` sink are
+//! resolved straight from their offsets ([`super::record::V5Packet`]).
 
 use std::sync::LazyLock;
 

@@ -4,7 +4,8 @@
 //! `203.0.113.5 - alice [24/Nov/2026:21:00:00 +0700] "GET /a?b=1 HTTP/1.1" 200 512 "ref" "agent"`
 //!
 //! Fields: `source.ip`, `user.name`, `http.request.method`, `url.original` (the request target
-//! as sent, still percent-encoded), `url.path`, `url.query`, `http.version`,
+//! as sent, still percent-encoded), `url.path` and `url.query` (when the target is a path,
+//! not a proxy's absolute URL or `*`), `http.version`,
 //! `http.response.status_code`, `http.response.body.bytes`, `http.request.referrer`,
 //! `user_agent.original`, and `event.category: web`.
 
@@ -27,15 +28,7 @@ pub fn decode(ev: &mut Event, body: &str) -> bool {
     }
     if let Some((method, target, version)) = a.request {
         ev.set_default(field::HTTP_REQUEST_METHOD, method);
-        ev.set_default(field::URL_ORIGINAL, target);
-        let (path, query) = match target.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
-            None => (target, None),
-        };
-        ev.set_default(field::URL_PATH, path);
-        if let Some(q) = query {
-            ev.set_default(field::URL_QUERY, q);
-        }
+        ev.set_url_default(target);
         if let Some(v) = version.strip_prefix("HTTP/") {
             ev.set_default(field::HTTP_VERSION, v);
         }

@@ -237,6 +237,22 @@ impl Event {
             .or_insert_with(|| value.into());
     }
 
+    /// Sets `url.original` to an HTTP request target, and `url.path` and `url.query` when it
+    /// is a path (`/a/b?q`); none of them if already set.
+    pub fn set_url_default(&mut self, target: &str) {
+        self.set_default(field::URL_ORIGINAL, target);
+        if target.starts_with('/') {
+            let (path, query) = match target.split_once('?') {
+                Some((p, q)) => (p, Some(q)),
+                None => (target, None),
+            };
+            self.set_default(field::URL_PATH, path);
+            if let Some(q) = query {
+                self.set_default(field::URL_QUERY, q);
+            }
+        }
+    }
+
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.fields.get(name)
     }
