@@ -723,6 +723,11 @@ fn table_names(name: &str) -> Vec<String> {
     out
 }
 
+/// Whether a float canh decoded is logstash's (which prints float32 values rounded).
+fn float_matches(got: f64, want: f64) -> bool {
+    (got - want).abs() < 1e-6
+}
+
 /// Whether a vendor element's bytes (canh keeps them as hex) are the expected value, in the
 /// forms logstash renders: number, float, address, text (UTF-8 or Latin-1, NUL-padded), hex.
 fn vendor_matches(hex: &str, want: &Json) -> bool {
@@ -738,7 +743,7 @@ fn vendor_matches(hex: &str, want: &Json) -> bool {
                 8 => f64::from_be_bytes(bytes[..8].try_into().unwrap()),
                 _ => f64::NAN,
             };
-            (got - w).abs() < 1e-6
+            float_matches(got, w)
         }
         Json::String(s) => {
             if let Ok(ip) = s.parse::<IpAddr>()
@@ -837,7 +842,7 @@ fn check_target(ev: &Event, t: &Target, want: &Json) -> Result<(), String> {
                 let close = |f: &String| {
                     got(f)
                         .and_then(|g| g.parse::<f64>().ok())
-                        .is_some_and(|g| (g - w).abs() < 1e-6)
+                        .is_some_and(|g| float_matches(g, w))
                 };
                 fs.iter().any(close).then_some(()).ok_or_else(|| {
                     format!(

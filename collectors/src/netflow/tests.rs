@@ -683,15 +683,13 @@ fn hostile_input_is_kept_raw_and_counted() {
     }
 }
 
-/// v5 records to a `decode_flows` sink (the fixed-offset path) meet the per-datagram record
-/// limit as events do: the same records out, the rest kept raw with the same error.
-#[test]
-fn v5_record_limit_is_the_same_for_flows_and_events() {
-    let flow = |k: u8| Flow {
-        src: IpAddr::from([10, 0, 0, k]),
-        dst: "10.0.0.200".parse().unwrap(),
-        sport: 1000 + u16::from(k),
-        dport: 53,
+/// A one-packet, 100-byte UDP flow that started 10 ms and ended 5 ms before the export.
+fn udp_flow(src: IpAddr, dst: IpAddr, sport: u16, dport: u16) -> Flow {
+    Flow {
+        src,
+        dst,
+        sport,
+        dport,
         proto: 17,
         bytes: 100,
         packets: 1,
@@ -700,6 +698,16 @@ fn v5_record_limit_is_the_same_for_flows_and_events() {
         flags: 0,
         app: String::new(),
         vendor: 0,
+    }
+}
+
+/// v5 records to a `decode_flows` sink (the fixed-offset path) meet the per-datagram record
+/// limit as events do: the same records out, the rest kept raw with the same error.
+#[test]
+fn v5_record_limit_is_the_same_for_flows_and_events() {
+    let flow = |k: u8| {
+        let src = IpAddr::from([10, 0, 0, k]);
+        udp_flow(src, "10.0.0.200".parse().unwrap(), 1000 + u16::from(k), 53)
     };
     let flows: Vec<Flow> = (0..30).map(flow).collect();
     let d = v5_packet(&flows, 1, 0);
@@ -741,20 +749,12 @@ fn v5_record_limit_is_the_same_for_flows_and_events() {
 
 #[test]
 fn zero_padding_and_concatenated_packets() {
-    let flows = [Flow {
-        src: "10.0.0.1".parse().unwrap(),
-        dst: "10.0.0.2".parse().unwrap(),
-        sport: 1,
-        dport: 2,
-        proto: 17,
-        bytes: 100,
-        packets: 1,
-        start_ago: 10,
-        end_ago: 5,
-        flags: 0,
-        app: String::new(),
-        vendor: 0,
-    }];
+    let flows = [udp_flow(
+        "10.0.0.1".parse().unwrap(),
+        "10.0.0.2".parse().unwrap(),
+        1,
+        2,
+    )];
     let specs = flow_specs(false, false, &(0..10).collect::<Vec<_>>());
     let mut d = v9_packet(
         1,
