@@ -12,12 +12,14 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use canh_core::Batch;
+use canh_core::{Batch, Datagram};
 
 /// Wait between two attempts of [`Wal::append_until_durable`].
 pub const APPEND_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
-/// Marks the start of a record ("CNHW").
+/// Marks the start of a record of events ("CHNW" read little-endian).
 const MAGIC: u32 = 0x574E_4843;
+/// Marks the start of a record of raw datagrams ("CHNF"), decoded after they are durable.
+const MAGIC_DATAGRAMS: u32 = 0x464E_4843;
 const HEADER_LEN: usize = 4 + 4 + 4 + 8;
 /// A segment is closed and a new one started past this size.
 pub const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
@@ -57,10 +59,37 @@ pub struct Recovery {
     pub corrupt_segments: Vec<PathBuf>,
 }
 
+/// What a record holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    /// A [`Batch`] of events.
+    Events,
+    /// [`Datagram`]s as received (NetFlow/IPFIX), to be decoded.
+    Datagrams,
+}
+
+impl RecordKind {
+    fn of_magic(m: u32) -> Option<RecordKind> {
+        match m {
+            MAGIC => Some(RecordKind::Events),
+            MAGIC_DATAGRAMS => Some(RecordKind::Datagrams),
+            _ => None,
+        }
+    }
+
+    fn magic(self) -> u32 {
+        match self {
+            RecordKind::Events => MAGIC,
+            RecordKind::Datagrams => MAGIC_DATAGRAMS,
+        }
+    }
+}
+
 /// A record read back from the log.
 #[derive(Debug)]
 pub struct Record {
     pub pos: u64,
+    pub kind: RecordKind,
     pub payload: Vec<u8>,
 }
 
@@ -171,33 +200,41 @@ impl Wal {
         buf.resize(HEADER_LEN, 0);
         let buf = postcard::to_extend(batch, buf).map_err(|e| WalError::Encode(e.to_string()))?;
         self.buf = buf;
-        self.write_record()
+        self.write_record(RecordKind::Events)
+    }
+
+    /// Writes and fsyncs datagrams as one record of their own kind; returns its position.
+    pub fn append_datagrams(&mut self, datagrams: &[Datagram]) -> Result<u64, WalError> {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        buf.resize(HEADER_LEN, 0);
+        let buf =
+            postcard::to_extend(datagrams, buf).map_err(|e| WalError::Encode(e.to_string()))?;
+        self.buf = buf;
+        self.write_record(RecordKind::Datagrams)
     }
 
     /// [`Wal::append`], retried every [`APPEND_RETRY`] while the disk fails (full, failing):
     /// nothing behind the batch is acknowledged meanwhile, so the queues in front fill and
     /// back-pressure reaches the senders. `what` names the log in the error line.
     pub fn append_until_durable(&mut self, batch: &Batch, what: &str) -> u64 {
-        loop {
-            match self.append(batch) {
-                Ok(pos) => return pos,
-                Err(e) => {
-                    tracing::error!(error = %e, log = what, "append failed; retrying in 1 s");
-                    std::thread::sleep(APPEND_RETRY);
-                }
-            }
-        }
+        retry_until_durable(what, || self.append(batch))
+    }
+
+    /// [`Wal::append_datagrams`], retried like [`Wal::append_until_durable`].
+    pub fn append_datagrams_until_durable(&mut self, d: &[Datagram], what: &str) -> u64 {
+        retry_until_durable(what, || self.append_datagrams(d))
     }
 
     pub fn append_bytes(&mut self, payload: &[u8]) -> Result<u64, WalError> {
         self.buf.clear();
         self.buf.resize(HEADER_LEN, 0);
         self.buf.extend_from_slice(payload);
-        self.write_record()
+        self.write_record(RecordKind::Events)
     }
 
     /// Writes `self.buf` (header placeholder + payload) as the next record and syncs.
-    fn write_record(&mut self) -> Result<u64, WalError> {
+    fn write_record(&mut self, kind: RecordKind) -> Result<u64, WalError> {
         if self.buf.len() - HEADER_LEN > MAX_RECORD_BYTES {
             return Err(WalError::Encode(format!(
                 "batch of {} bytes is larger than a WAL record may be ({MAX_RECORD_BYTES})",
@@ -212,7 +249,7 @@ impl Wal {
         let mut crc = crc32fast::Hasher::new();
         crc.update(&pos.to_le_bytes());
         crc.update(&self.buf[HEADER_LEN..]);
-        self.buf[0..4].copy_from_slice(&MAGIC.to_le_bytes());
+        self.buf[0..4].copy_from_slice(&kind.magic().to_le_bytes());
         self.buf[4..8].copy_from_slice(&(payload_len as u32).to_le_bytes());
         self.buf[8..12].copy_from_slice(&crc.finalize().to_le_bytes());
         self.buf[12..20].copy_from_slice(&pos.to_le_bytes());
@@ -283,13 +320,42 @@ impl Wal {
     }
 }
 
-/// Decodes a record's payload into a batch.
+fn retry_until_durable(what: &str, mut append: impl FnMut() -> Result<u64, WalError>) -> u64 {
+    loop {
+        match append() {
+            Ok(pos) => return pos,
+            Err(e) => {
+                tracing::error!(error = %e, log = what, "append failed; retrying in 1 s");
+                std::thread::sleep(APPEND_RETRY);
+            }
+        }
+    }
+}
+
+/// Decodes a record of events into a batch.
 pub fn decode(path_hint: &Path, r: &Record) -> Result<Batch, WalError> {
-    postcard::from_bytes(&r.payload).map_err(|e| WalError::Decode {
+    decode_kind(path_hint, r, RecordKind::Events)
+}
+
+/// Decodes a record of datagrams.
+pub fn decode_datagrams(path_hint: &Path, r: &Record) -> Result<Vec<Datagram>, WalError> {
+    decode_kind(path_hint, r, RecordKind::Datagrams)
+}
+
+fn decode_kind<T: serde::de::DeserializeOwned>(
+    path_hint: &Path,
+    r: &Record,
+    want: RecordKind,
+) -> Result<T, WalError> {
+    let err = |msg: String| WalError::Decode {
         path: path_hint.to_owned(),
         pos: r.pos,
-        msg: e.to_string(),
-    })
+        msg,
+    };
+    if r.kind != want {
+        return Err(err(format!("record holds {:?}, not {want:?}", r.kind)));
+    }
+    postcard::from_bytes(&r.payload).map_err(|e| err(e.to_string()))
 }
 
 fn segment_path(dir: &Path, first: u64) -> PathBuf {
@@ -333,8 +399,10 @@ fn scan_segment(path: &Path, mut f: impl FnMut(Record)) -> Result<(u64, u64, boo
         let len = u32::from_le_bytes(header[4..8].try_into().expect("4 bytes")) as usize;
         let crc = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes"));
         let pos = u64::from_le_bytes(header[12..20].try_into().expect("8 bytes"));
-        if magic != MAGIC || len > MAX_RECORD_BYTES || valid + (HEADER_LEN + len) as u64 > file_len
-        {
+        let Some(kind) = RecordKind::of_magic(magic) else {
+            return Ok((valid, file_len, false));
+        };
+        if len > MAX_RECORD_BYTES || valid + (HEADER_LEN + len) as u64 > file_len {
             return Ok((valid, file_len, false));
         }
         let mut payload = vec![0u8; len];
@@ -353,7 +421,7 @@ fn scan_segment(path: &Path, mut f: impl FnMut(Record)) -> Result<(u64, u64, boo
         }
         last_pos = Some(pos);
         valid += (HEADER_LEN + len) as u64;
-        f(Record { pos, payload });
+        f(Record { pos, kind, payload });
     }
 }
 
@@ -399,8 +467,10 @@ pub fn read_after(
             let len = u32::from_le_bytes(header[4..8].try_into().expect("4 bytes")) as usize;
             let crc = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes"));
             let pos = u64::from_le_bytes(header[12..20].try_into().expect("8 bytes"));
-            if magic != MAGIC || len > MAX_RECORD_BYTES || at + (HEADER_LEN + len) as u64 > file_len
-            {
+            let Some(kind) = RecordKind::of_magic(magic) else {
+                break;
+            };
+            if len > MAX_RECORD_BYTES || at + (HEADER_LEN + len) as u64 > file_len {
                 break;
             }
             at += (HEADER_LEN + len) as u64;
@@ -422,7 +492,7 @@ pub fn read_after(
                 break;
             }
             bytes += len;
-            out.push(Record { pos, payload });
+            out.push(Record { pos, kind, payload });
             if bytes >= max_bytes {
                 return Ok(out);
             }
@@ -498,6 +568,50 @@ mod tests {
             pos(&read_after(d.path(), 0, 12, usize::MAX).unwrap()),
             [11, 12]
         );
+    }
+
+    #[test]
+    fn datagram_records_keep_their_kind_through_replay_and_read_after() {
+        use chrono::TimeZone;
+        let d = tempfile::tempdir().unwrap();
+        let (mut w, _) = Wal::open(d.path(), |_| {}).unwrap();
+        let batch = Batch {
+            id: canh_core::BatchId {
+                producer: "local".into(),
+                seq: 1,
+            },
+            events: Vec::new(),
+        };
+        let dgrams = vec![Datagram {
+            listener: "udp://127.0.0.1:2055".into(),
+            peer: "192.0.2.1:9995".parse().unwrap(),
+            received: chrono::Utc.with_ymd_and_hms(2026, 12, 7, 4, 0, 0).unwrap(),
+            data: vec![0, 5, 0, 1, 0xff],
+        }];
+        assert_eq!(w.append(&batch).unwrap(), 1);
+        assert_eq!(w.append_datagrams(&dgrams).unwrap(), 2);
+        assert_eq!(w.append(&batch).unwrap(), 3);
+        drop(w);
+        let (_, got, rec) = open(d.path());
+        assert_eq!(rec.records, 3);
+        let kinds: Vec<_> = got.iter().map(|r| r.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                RecordKind::Events,
+                RecordKind::Datagrams,
+                RecordKind::Events
+            ]
+        );
+        assert_eq!(decode_datagrams(d.path(), &got[1]).unwrap(), dgrams);
+        assert_eq!(decode(d.path(), &got[0]).unwrap(), batch);
+        // the wrong reader says what the record is rather than misreading it
+        let e = decode(d.path(), &got[1]).unwrap_err().to_string();
+        assert!(e.contains("record 2") && e.contains("Datagrams"), "{e}");
+        assert!(decode_datagrams(d.path(), &got[2]).is_err());
+        let r = read_after(d.path(), 1, 3, usize::MAX).unwrap();
+        assert_eq!(r[0].kind, RecordKind::Datagrams);
+        assert_eq!(r[1].kind, RecordKind::Events);
     }
 
     fn open(dir: &Path) -> (Wal, Vec<Record>, Recovery) {

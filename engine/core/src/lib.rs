@@ -307,10 +307,77 @@ pub struct Batch {
     pub events: Vec<Event>,
 }
 
+/// A UDP datagram as it arrived, kept whole. NetFlow and IPFIX reach the engine's write-ahead
+/// log in this form and are decoded behind it, in arrival order: a burst is kept at the rate
+/// the disk takes it, not the rate the index does. Like [`Batch`], it names its listener and
+/// exporter, so any transport can carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Datagram {
+    /// The listener's URL (`udp://0.0.0.0:2055`): decoders keep template state per listener.
+    pub listener: String,
+    pub peer: SocketAddr,
+    pub received: DateTime<Utc>,
+    #[serde(with = "bytes")]
+    pub data: Vec<u8>,
+}
+
+/// Serializes a byte vector as one byte string rather than a sequence of numbers: postcard
+/// then writes a length and copies the bytes, instead of visiting each byte.
+mod bytes {
+    use serde::de::{self, SeqAccess, Visitor};
+    use serde::{Deserializer, Serializer};
+    use std::fmt;
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(v)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a byte string")
+            }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Vec<u8>, A::Error> {
+                let mut out = Vec::with_capacity(a.size_hint().unwrap_or(0).min(1 << 16));
+                while let Some(b) = a.next_element::<u8>()? {
+                    out.push(b);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_byte_buf(V)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn datagram_round_trips_through_postcard_and_json() {
+        let d = Datagram {
+            listener: "udp://0.0.0.0:2055".into(),
+            peer: "192.0.2.7:40000".parse().unwrap(),
+            received: Utc.with_ymd_and_hms(2026, 12, 7, 1, 2, 3).unwrap(),
+            data: (0..=255u8).collect(),
+        };
+        let bin = postcard::to_allocvec(&d).unwrap();
+        // the bytes are copied as one string: 256 bytes plus a 2-byte length, not 256 varints
+        let header = postcard::to_allocvec(&(&d.listener, &d.peer, &d.received)).unwrap();
+        assert_eq!(bin.len(), header.len() + 2 + 256);
+        assert_eq!(postcard::from_bytes::<Datagram>(&bin).unwrap(), d);
+        let json = serde_json::to_string(&d).unwrap();
+        assert_eq!(serde_json::from_str::<Datagram>(&json).unwrap(), d);
+    }
 
     fn sample() -> Event {
         let t = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
