@@ -11,7 +11,7 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use canh_core::time::DefaultZone;
@@ -135,6 +135,18 @@ impl fmt::Debug for SyslogSettings {
 
 /// Where listeners put what they read.
 pub type EventSender = mpsc::Sender<Vec<Event>>;
+/// Where a NetFlow listener puts datagrams it does not decode itself (the engine's WAL).
+pub type DatagramSender = mpsc::Sender<Vec<canh_core::Datagram>>;
+
+/// What a NetFlow listener hands on.
+#[derive(Clone)]
+pub enum NetflowSink {
+    /// Decoded flow events (the edge collector: its spool and the wire carry events).
+    Events(EventSender),
+    /// Datagrams as received, to be made durable first and decoded behind the WAL (the
+    /// engine): the listener only reads, checks the allow-list and counts.
+    Datagrams(DatagramSender),
+}
 
 /// Parses frames from one peer into events and counts them.
 pub fn frames_to_events(
@@ -267,17 +279,27 @@ async fn serve_udp(
             let origin = Origin::new(url.text.clone(), Some(peer));
             events.extend(frames_to_events(vec![frame], &settings, &origin, &stats));
         }
-        let n = events.len() as u64;
-        if n == 0 {
+        if events.is_empty() {
             continue;
         }
-        match tx.send_timeout(events, UDP_QUEUE_WAIT).await {
-            Ok(()) => {}
-            Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
-                stats.dropped_queue.fetch_add(n, Relaxed);
-            }
-            Err(mpsc::error::SendTimeoutError::Closed(_)) => return Ok(()),
+        if !hand_on(&tx, events, &stats.dropped_queue).await {
+            return Ok(());
         }
+    }
+}
+
+/// Hands a chunk read from a UDP socket on, waiting at most [`UDP_QUEUE_WAIT`] for room (UDP
+/// senders cannot be slowed down); a chunk that finds none is counted in `dropped`, per item.
+/// False once the receiver is gone.
+async fn hand_on<T>(tx: &mpsc::Sender<Vec<T>>, chunk: Vec<T>, dropped: &AtomicU64) -> bool {
+    let n = chunk.len() as u64;
+    match tx.send_timeout(chunk, UDP_QUEUE_WAIT).await {
+        Ok(()) => true,
+        Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+            dropped.fetch_add(n, Relaxed);
+            true
+        }
+        Err(mpsc::error::SendTimeoutError::Closed(_)) => false,
     }
 }
 
@@ -590,24 +612,41 @@ pub struct NetflowSettings {
     pub enrich: Option<Enrich>,
 }
 
-/// Runs a NetFlow/IPFIX listener: one decoder (and template cache) per listener, fed in
-/// arrival order; events go to the engine like syslog events.
+/// Datagrams handed on at a time by a listener that does not decode them.
+pub const NETFLOW_CHUNK_DATAGRAMS: usize = 256;
+
+/// Runs a NetFlow/IPFIX listener until its socket fails or the receiver is gone. With
+/// [`NetflowSink::Events`] it decodes (one decoder and template cache per listener, fed in
+/// arrival order); with [`NetflowSink::Datagrams`] it hands datagrams on whole.
 pub async fn serve_netflow(
+    url: ListenUrl,
+    sock: UdpSocket,
+    settings: NetflowSettings,
+    stats: Arc<crate::stats::NetflowStats>,
+    sink: NetflowSink,
+) -> io::Result<()> {
+    let s2 = stats.clone();
+    let _drops = watch_kernel_drops(sock.local_addr()?.port(), move |n| {
+        s2.dropped_kernel.store(n, Relaxed)
+    });
+    match sink {
+        NetflowSink::Events(tx) => netflow_events(url, sock, settings, stats, tx).await,
+        NetflowSink::Datagrams(tx) => netflow_datagrams(url, sock, settings, stats, tx).await,
+    }
+}
+
+async fn netflow_events(
     url: ListenUrl,
     sock: UdpSocket,
     settings: NetflowSettings,
     stats: Arc<crate::stats::NetflowStats>,
     tx: EventSender,
 ) -> io::Result<()> {
-    let s2 = stats.clone();
-    let _drops = watch_kernel_drops(sock.local_addr()?.port(), move |n| {
-        s2.dropped_kernel.store(n, Relaxed)
-    });
     let mut decoder = crate::netflow::Decoder::default();
     let mut buf = vec![0u8; MAX_UDP_DATAGRAM + 1];
     let mut expire = tokio::time::interval(NETFLOW_EXPIRE_INTERVAL);
     loop {
-        let (mut events, n_dgrams) = tokio::select! {
+        let mut events = tokio::select! {
             r = sock.recv_from(&mut buf) => {
                 let (n, peer) = r?;
                 let mut events = Vec::new();
@@ -616,7 +655,11 @@ pub async fn serve_netflow(
                 // take what is already waiting, up to a batch
                 while let Some((n, peer)) = next.take() {
                     k += 1;
-                    netflow_datagram(&mut decoder, &buf[..n], peer, &settings, &stats, &url, &mut events);
+                    if allowed(&settings, peer, &stats, &url) {
+                        let now = Utc::now();
+                        count_datagram(&stats, peer, n, now);
+                        decode_netflow(&mut decoder, &buf[..n], peer, now, &url.text, Some(&stats), &mut events);
+                    }
                     if k < UDP_BATCH && events.len() < NETFLOW_CHUNK_EVENTS {
                         match sock.try_recv_from(&mut buf) {
                             Ok(x) => next = Some(x),
@@ -625,64 +668,123 @@ pub async fn serve_netflow(
                         }
                     }
                 }
-                (events, k)
+                events
             }
-            _ = expire.tick() => {
-                let d = decoder.expire(Utc::now());
-                (d.events, 0)
-            }
+            _ = expire.tick() => decoder.expire(Utc::now()).events,
         };
-        let _ = n_dgrams;
         if events.is_empty() {
             continue;
         }
         if let Some(enrich) = &settings.enrich {
             enrich(&mut events);
         }
-        let n = events.len() as u64;
-        match tx.send_timeout(events, UDP_QUEUE_WAIT).await {
-            Ok(()) => {}
-            Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
-                stats.dropped_queue.fetch_add(n, Relaxed);
-            }
-            Err(mpsc::error::SendTimeoutError::Closed(_)) => return Ok(()),
+        if !hand_on(&tx, events, &stats.dropped_queue).await {
+            return Ok(());
         }
     }
 }
 
-fn netflow_datagram(
-    decoder: &mut crate::netflow::Decoder,
-    data: &[u8],
-    peer: SocketAddr,
+async fn netflow_datagrams(
+    url: ListenUrl,
+    sock: UdpSocket,
+    settings: NetflowSettings,
+    stats: Arc<crate::stats::NetflowStats>,
+    tx: DatagramSender,
+) -> io::Result<()> {
+    let mut buf = vec![0u8; MAX_UDP_DATAGRAM + 1];
+    loop {
+        let mut chunk = Vec::new();
+        let mut next = Some(sock.recv_from(&mut buf).await?);
+        while let Some((n, peer)) = next.take() {
+            if allowed(&settings, peer, &stats, &url) {
+                let now = Utc::now();
+                count_datagram(&stats, peer, n, now);
+                chunk.push(canh_core::Datagram {
+                    listener: url.text.clone(),
+                    peer,
+                    received: now,
+                    data: buf[..n].to_vec(),
+                });
+            }
+            if chunk.len() < NETFLOW_CHUNK_DATAGRAMS {
+                match sock.try_recv_from(&mut buf) {
+                    Ok(x) => next = Some(x),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        if chunk.is_empty() {
+            continue;
+        }
+        if !hand_on(&tx, chunk, &stats.dropped_queue_datagrams).await {
+            return Ok(());
+        }
+    }
+}
+
+/// Whether the exporter may send here; a refused datagram is counted.
+fn allowed(
     settings: &NetflowSettings,
+    peer: SocketAddr,
     stats: &crate::stats::NetflowStats,
     url: &ListenUrl,
-    out: &mut Vec<Event>,
-) {
-    if !settings.allow.is_empty()
-        && !settings
+) -> bool {
+    if settings.allow.is_empty()
+        || settings
             .allow
             .iter()
             .any(|net| net.contains(&peer.ip().to_canonical()))
     {
-        stats.refused.fetch_add(1, Relaxed);
-        debug!(listener = %url, %peer, "NetFlow datagram from an exporter not on the allow-list");
-        return;
+        return true;
     }
-    let now = Utc::now();
-    let d = decoder.decode(data, peer, now, &url.text);
+    stats.refused.fetch_add(1, Relaxed);
+    debug!(listener = %url, %peer, "NetFlow datagram from an exporter not on the allow-list");
+    false
+}
+
+fn count_datagram(
+    stats: &crate::stats::NetflowStats,
+    peer: SocketAddr,
+    bytes: usize,
+    now: chrono::DateTime<Utc>,
+) {
     stats.record(
         peer.ip(),
         &crate::stats::ExporterStats {
             datagrams: 1,
-            bytes: data.len() as u64,
-            records: d.stats.records + d.stats.options_records,
-            template_misses: d.stats.template_misses,
-            decode_errors: d.stats.decode_errors,
-            sequence_gaps: d.stats.sequence_gaps,
-            version: d.stats.version,
+            bytes: bytes as u64,
             last_seen: Some(now),
+            ..Default::default()
         },
     );
+}
+
+/// Decodes one datagram from `peer` into `out`, counting records, template misses, decode
+/// errors and sequence gaps for the exporter in `stats` (the datagram itself is counted
+/// where it is received). The engine calls this behind its WAL, the collector at once.
+pub fn decode_netflow(
+    decoder: &mut crate::netflow::Decoder,
+    data: &[u8],
+    peer: SocketAddr,
+    received: chrono::DateTime<Utc>,
+    listener: &str,
+    stats: Option<&crate::stats::NetflowStats>,
+    out: &mut Vec<Event>,
+) {
+    let d = decoder.decode(data, peer, received, listener);
+    if let Some(stats) = stats {
+        stats.record(
+            peer.ip(),
+            &crate::stats::ExporterStats {
+                records: d.stats.records + d.stats.options_records,
+                template_misses: d.stats.template_misses,
+                decode_errors: d.stats.decode_errors,
+                sequence_gaps: d.stats.sequence_gaps,
+                version: d.stats.version,
+                ..Default::default()
+            },
+        );
+    }
     out.extend(d.events);
 }

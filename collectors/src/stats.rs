@@ -204,8 +204,11 @@ pub struct NetflowStats {
     pub bytes: AtomicU64,
     /// Datagrams from exporters not on the allow-list (dropped on purpose, counted).
     pub refused: AtomicU64,
-    /// Events the engine's queue could not take in time.
+    /// Flow events the queue could not take in time (the edge collector decodes first).
     pub dropped_queue: AtomicU64,
+    /// Datagrams the queue to the WAL could not take in time (the engine keeps datagrams
+    /// whole and decodes them behind its WAL).
+    pub dropped_queue_datagrams: AtomicU64,
     /// Datagrams the kernel dropped (socket buffer full), from /proc.
     pub dropped_kernel: AtomicU64,
     exporters: Mutex<HashMap<String, ExporterStats>>,
@@ -250,6 +253,8 @@ pub struct NetflowSnapshot {
     pub bytes: u64,
     pub refused: u64,
     pub dropped_queue: u64,
+    #[serde(default)]
+    pub dropped_queue_datagrams: u64,
     pub dropped_kernel: u64,
     pub totals: ExporterStats,
     pub exporters: Vec<(String, ExporterStats)>,
@@ -297,6 +302,7 @@ impl NetflowStats {
             bytes: self.bytes.load(Relaxed),
             refused: self.refused.load(Relaxed),
             dropped_queue: self.dropped_queue.load(Relaxed),
+            dropped_queue_datagrams: self.dropped_queue_datagrams.load(Relaxed),
             dropped_kernel: self.dropped_kernel.load(Relaxed),
             totals,
             exporters,

@@ -466,12 +466,18 @@ async fn run_engine(
             fwd_stop.clone(),
         ));
     }
+    let nf_stats = crate::listeners::netflow_stats(&cfg.netflow);
     let pcfg = PipelineConfig {
         data_dir: cfg.data_dir.clone(),
         commit_interval: cfg.commit_interval,
         index_threads: cfg.index_threads,
         retention_days: cfg.retention_days,
         alerts: Some(stage.feed()),
+        flows: crate::pipeline::FlowDecoding {
+            enrich: Some(detection.enrich()),
+            stats: nf_stats.clone(),
+        },
+        index_queue: crate::pipeline::INDEX_QUEUE_BATCHES,
     };
     let pipeline = tokio::task::spawn_blocking(move || Pipeline::start(pcfg))
         .await?
@@ -485,13 +491,21 @@ async fn run_engine(
     );
     let nf = listen::NetflowSettings {
         allow: cfg.netflow_exporters.clone(),
-        enrich: Some(detection.enrich()),
+        // rules run where the datagrams are decoded, behind the WAL
+        enrich: None,
     };
     let crate::listeners::Running {
         mut tasks,
         syslog: stats,
         netflow: nf_stats,
-    } = crate::listeners::spawn(bound, &settings, &nf, &pipeline.sender())?;
+    } = crate::listeners::spawn(
+        bound,
+        &settings,
+        &nf,
+        &nf_stats,
+        &pipeline.sender(),
+        &listen::NetflowSink::Datagrams(pipeline.datagram_sender()),
+    )?;
     let ship_counters = Arc::new(crate::ship::ShipServerCounters::default());
     let mut ship_addr = None;
     let mut ship_health = None;
@@ -1009,6 +1023,12 @@ fn ingest(a: IngestArgs) -> anyhow::Result<()> {
         index_threads: 1,
         retention_days: 3650,
         alerts: Some(stage.feed()),
+        // a WAL left by `canh up` may hold NetFlow datagrams
+        flows: crate::pipeline::FlowDecoding {
+            enrich: Some(detection.enrich()),
+            stats: Vec::new(),
+        },
+        index_queue: crate::pipeline::INDEX_QUEUE_BATCHES,
     })
     .context("starting the pipeline")?;
     let total: u64 = a

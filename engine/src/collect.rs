@@ -201,7 +201,14 @@ async fn collect(
         tasks,
         syslog: stats,
         netflow: nf_stats,
-    } = crate::listeners::spawn(bound, &settings, &nf, &tx)?;
+    } = crate::listeners::spawn(
+        bound,
+        &settings,
+        &nf,
+        &[],
+        &tx,
+        &listen::NetflowSink::Events(tx.clone()),
+    )?;
     drop(tx);
     println!("shipping to {}", a.ship);
     let _ = std::io::stdout().flush();

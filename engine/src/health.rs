@@ -146,7 +146,7 @@ pub fn counters_of(s: &EngineStatus) -> BTreeMap<String, Counters> {
         out.insert(
             format!("netflow {}", n.url),
             Counters {
-                dropped_queue: n.dropped_queue,
+                dropped_queue: n.dropped_queue + n.dropped_queue_datagrams,
                 dropped_kernel: n.dropped_kernel,
                 refused: n.refused,
                 ..Counters::default()

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use canh_collectors::listen::{
-    self, Bound, EventSender, ListenUrl, NetflowSettings, SyslogSettings,
+    self, Bound, EventSender, ListenUrl, NetflowSettings, NetflowSink, SyslogSettings,
 };
 use canh_collectors::stats::{ListenerStats, NetflowStats};
 use tokio::net::UdpSocket;
@@ -54,13 +54,24 @@ pub struct Running {
     pub netflow: Vec<Arc<NetflowStats>>,
 }
 
-/// Starts every bound listener, sending events to `tx`; prints one `listening …` line each
-/// (what tests and operators read to find the bound ports).
+/// One counter set per NetFlow listener, made before the listeners start: the engine's
+/// decoding stage behind the WAL counts records into the same ones.
+pub fn netflow_stats(urls: &[ListenUrl]) -> Vec<Arc<NetflowStats>> {
+    urls.iter()
+        .map(|u| Arc::new(NetflowStats::new(u.text.clone())))
+        .collect()
+}
+
+/// Starts every bound listener, sending syslog events to `tx` and NetFlow to `flows` (counted
+/// in `nf_stats`, one per NetFlow listener in the order bound); prints one `listening …` line
+/// each (what tests and operators read to find the bound ports).
 pub fn spawn(
     bound: BoundListeners,
     settings: &SyslogSettings,
     netflow: &NetflowSettings,
+    nf_stats: &[Arc<NetflowStats>],
     tx: &EventSender,
+    flows: &NetflowSink,
 ) -> anyhow::Result<Running> {
     let mut r = Running::default();
     for (url, b) in bound.syslog {
@@ -75,14 +86,17 @@ pub fn spawn(
             }
         }));
     }
-    for (url, sock) in bound.netflow {
+    for (k, (url, sock)) in bound.netflow.into_iter().enumerate() {
         let local = sock.local_addr()?;
-        let st = Arc::new(NetflowStats::new(url.text.clone()));
+        let st = match nf_stats.get(k) {
+            Some(st) if st.url == url.text => st.clone(),
+            _ => Arc::new(NetflowStats::new(url.text.clone())),
+        };
         r.netflow.push(st.clone());
         println!("listening netflow {url} (bound {local})");
-        let (tx, nf) = (tx.clone(), netflow.clone());
+        let (sink, nf) = (flows.clone(), netflow.clone());
         r.tasks.push(tokio::spawn(async move {
-            if let Err(e) = listen::serve_netflow(url.clone(), sock, nf, st, tx).await {
+            if let Err(e) = listen::serve_netflow(url.clone(), sock, nf, st, sink).await {
                 error!(listener = %url, error = %e, "netflow listener stopped");
             }
         }));

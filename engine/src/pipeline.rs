@@ -1,22 +1,33 @@
 //! The engine's pipeline: listeners → bounded queue → WAL (group commit, fsync) → indexer.
 //!
 //! ```text
-//! listeners ──Vec<Event>──▶ [queue: EVENT_QUEUE_CHUNKS] ──▶ WAL thread ──Batch──▶
-//!     [queue: INDEX_QUEUE_BATCHES] ──▶ index thread (tantivy, commit every interval)
+//! syslog listeners ──Vec<Event>────▶ [queue: EVENT_QUEUE_CHUNKS] ────▶ WAL thread ──▶
+//! NetFlow listeners ─Vec<Datagram>─▶ [queue: DATAGRAM_QUEUE_CHUNKS] ─┘   (fsync)
+//!     ──(pos, record)──▶ [queue: INDEX_QUEUE_BATCHES, or read back from the WAL] ──▶
+//!     index thread: decode datagrams, alert stage, tantivy (commit every interval)
 //! ```
 //!
 //! Architecture invariant: an event counts as durable only after the WAL record holding it
 //! was fsynced; the index commits carry the WAL position they are complete through, and the
 //! WAL is truncated only below the oldest position every day index has committed.
+//!
+//! NetFlow datagrams are written to the WAL as received and decoded by the index thread, in
+//! WAL order: the listener only reads and copies, so a burst is kept at the rate the disk
+//! takes it. When the index thread falls behind, the WAL writer does not wait for it (up to
+//! [`MAX_WAL_BACKLOG_BYTES`] on disk): records the in-memory queue cannot take are read back
+//! from the WAL by the index thread (counted as `index_spilled`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use canh_core::{Batch, BatchId, Event};
+use canh_collectors::listen::Enrich;
+use canh_collectors::netflow::Decoder;
+use canh_collectors::stats::NetflowStats;
+use canh_core::{Batch, BatchId, Datagram, Event};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
@@ -28,9 +39,23 @@ use crate::wal::{self, Wal};
 /// Chunks of events (one chunk = what one read produced) the WAL queue holds; when it is
 /// full, TCP readers wait and UDP readers count drops.
 pub const EVENT_QUEUE_CHUNKS: usize = 4096;
-/// Batches written to the WAL but not yet indexed that may wait in memory; when full, the
-/// WAL writer waits (and so, through the queue above, the listeners).
+/// Chunks of NetFlow datagrams (one chunk = what one wake-up of a listener read) the WAL queue
+/// holds; when it is full, the listener counts drops.
+pub const DATAGRAM_QUEUE_CHUNKS: usize = 1024;
+/// Records written to the WAL but not yet indexed that may wait in memory; past that, the
+/// index thread reads them back from the WAL.
 pub const INDEX_QUEUE_BATCHES: usize = 64;
+/// WAL on disk past which the WAL writer waits for the index thread instead of leaving
+/// records for it to read back (and so, through the queues above, the listeners wait or
+/// count drops).
+pub const MAX_WAL_BACKLOG_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+/// Most bytes the index thread reads back from the WAL at a time.
+pub const READ_BACK_BYTES: usize = 32 * 1024 * 1024;
+/// How often the index thread looks for records the queue did not carry when it is idle.
+pub const READ_BACK_POLL: Duration = Duration::from_millis(50);
+/// Distinct NetFlow listeners the decoding stage keeps template state for (the listeners of
+/// this engine and those named in its WAL).
+pub const MAX_FLOW_LISTENERS: usize = 256;
 /// Most events in one WAL batch (one fsync).
 pub const MAX_BATCH_EVENTS: usize = 16_384;
 /// Most raw bytes in one WAL batch.
@@ -123,6 +148,8 @@ impl Producers {
 pub struct PipelineCounters {
     pub wal_batches: AtomicU64,
     pub wal_events: AtomicU64,
+    /// NetFlow datagrams made durable (decoded into events behind the WAL).
+    pub wal_datagrams: AtomicU64,
     pub wal_bytes: AtomicU64,
     /// Highest WAL position fsynced.
     pub wal_durable_pos: AtomicU64,
@@ -133,6 +160,13 @@ pub struct PipelineCounters {
     pub index_commits: AtomicU64,
     /// Highest WAL position every open day index has committed through.
     pub index_committed_pos: AtomicU64,
+    /// Highest WAL position the index thread has taken in (indexed, not yet committed).
+    pub index_taken_pos: AtomicU64,
+    /// WAL records left for the index thread to read back because its queue was full.
+    pub index_spilled: AtomicU64,
+    /// How far the WAL writer may delete segments: the index's committed position, lowered
+    /// to what the alert stage has saved (set by the index thread).
+    pub truncate_through: AtomicU64,
     pub replayed_events: AtomicU64,
     /// Collector batches appended / recognised as re-deliveries.
     pub remote_batches: AtomicU64,
@@ -149,6 +183,8 @@ pub struct PipelineCounters {
 pub struct PipelineSnapshot {
     pub wal_batches: u64,
     pub wal_events_durable: u64,
+    #[serde(default)]
+    pub wal_datagrams: u64,
     pub wal_bytes: u64,
     pub wal_durable_pos: u64,
     pub wal_segments: u64,
@@ -156,6 +192,11 @@ pub struct PipelineSnapshot {
     pub indexed_events: u64,
     pub index_commits: u64,
     pub index_committed_pos: u64,
+    /// WAL records durable but not yet taken in by the index thread.
+    #[serde(default)]
+    pub index_lag_records: u64,
+    #[serde(default)]
+    pub index_spilled: u64,
     pub replayed_events: u64,
     pub replay_skipped: u64,
     #[serde(default)]
@@ -172,6 +213,7 @@ impl PipelineCounters {
         PipelineSnapshot {
             wal_batches: self.wal_batches.load(Relaxed),
             wal_events_durable: self.wal_events.load(Relaxed),
+            wal_datagrams: self.wal_datagrams.load(Relaxed),
             wal_bytes: self.wal_bytes.load(Relaxed),
             wal_durable_pos: self.wal_durable_pos.load(Relaxed),
             wal_segments: self.wal_segments.load(Relaxed),
@@ -179,6 +221,11 @@ impl PipelineCounters {
             indexed_events: self.indexed_events.load(Relaxed),
             index_commits: self.index_commits.load(Relaxed),
             index_committed_pos: self.index_committed_pos.load(Relaxed),
+            index_lag_records: self
+                .wal_durable_pos
+                .load(Relaxed)
+                .saturating_sub(self.index_taken_pos.load(Relaxed)),
+            index_spilled: self.index_spilled.load(Relaxed),
             replayed_events: self.replayed_events.load(Relaxed),
             remote_batches: self.remote_batches.load(Relaxed),
             remote_duplicates: self.remote_duplicates.load(Relaxed),
@@ -198,6 +245,125 @@ pub struct PipelineConfig {
     pub retention_days: u32,
     /// The alert stage: fed the matches of every durable record after its position.
     pub alerts: Option<AlertFeed>,
+    /// How NetFlow datagrams in the WAL become events.
+    pub flows: FlowDecoding,
+    /// Records that may wait in memory for the index thread ([`INDEX_QUEUE_BATCHES`]; tests
+    /// set 0 so that every record is read back from the WAL).
+    pub index_queue: usize,
+}
+
+/// What the index thread needs to turn NetFlow datagrams into events.
+#[derive(Clone, Default)]
+pub struct FlowDecoding {
+    /// Rules and IOC lists, run on the decoded events (syslog events get them at the
+    /// listener).
+    pub enrich: Option<Enrich>,
+    /// Per-listener counters the decoder adds records, template misses, errors and gaps to.
+    pub stats: Vec<Arc<NetflowStats>>,
+}
+
+/// The NetFlow decoders behind the WAL: one per listener, fed in WAL order, so template
+/// state is built exactly as the datagrams arrived.
+struct Flows {
+    cfg: FlowDecoding,
+    decoders: std::collections::HashMap<String, Decoder>,
+    /// Counted into `cfg.stats` (off during replay: those records were counted when they came).
+    count: bool,
+    last_expire: Instant,
+}
+
+impl Flows {
+    fn new(cfg: FlowDecoding) -> Flows {
+        Flows {
+            cfg,
+            decoders: Default::default(),
+            count: false,
+            last_expire: Instant::now(),
+        }
+    }
+
+    /// The events of `datagrams`, plus data whose template never came once
+    /// [`NETFLOW_EXPIRE_INTERVAL`](canh_collectors::listen::NETFLOW_EXPIRE_INTERVAL) has
+    /// passed (kept raw), with rules and IOC lists run on them.
+    fn events(&mut self, datagrams: &[Datagram]) -> Vec<Event> {
+        let mut out = Vec::new();
+        for d in datagrams {
+            let stats = if self.count {
+                self.cfg.stats.iter().find(|s| s.url == d.listener)
+            } else {
+                None
+            };
+            if !self.decoders.contains_key(&d.listener) {
+                if self.decoders.len() >= MAX_FLOW_LISTENERS {
+                    // never reached by one engine's own WAL; keep the record raw, counted
+                    if let Some(s) = stats {
+                        s.record(
+                            d.peer.ip(),
+                            &canh_collectors::stats::ExporterStats {
+                                decode_errors: 1,
+                                ..Default::default()
+                            },
+                        );
+                    }
+                    out.push(raw_datagram_event(d));
+                    continue;
+                }
+                self.decoders.insert(d.listener.clone(), Decoder::default());
+            }
+            let dec = self.decoders.get_mut(&d.listener).expect("inserted above");
+            canh_collectors::listen::decode_netflow(
+                dec,
+                &d.data,
+                d.peer,
+                d.received,
+                &d.listener,
+                stats.map(|s| &**s),
+                &mut out,
+            );
+        }
+        if self.last_expire.elapsed() >= canh_collectors::listen::NETFLOW_EXPIRE_INTERVAL {
+            let now = chrono::Utc::now();
+            for dec in self.decoders.values_mut() {
+                out.extend(dec.expire(now).events);
+            }
+            self.last_expire = Instant::now();
+        }
+        if let Some(enrich) = &self.cfg.enrich
+            && !out.is_empty()
+        {
+            enrich(&mut out);
+        }
+        out
+    }
+}
+
+/// A datagram kept as one unparsed event.
+fn raw_datagram_event(d: &Datagram) -> Event {
+    let mut ev = Event::new(
+        canh_core::Dataset::Netflow,
+        canh_core::Origin::new(d.listener.clone(), Some(d.peer)),
+        d.received,
+        d.data.clone(),
+    );
+    ev.warnings.push(canh_core::ParseWarning::Unparsed {
+        reason: format!("more than {MAX_FLOW_LISTENERS} NetFlow listeners in the WAL; not decoded"),
+    });
+    ev
+}
+
+/// A WAL record after its fsync, on its way to the index thread.
+enum Durable {
+    Events(Batch),
+    Datagrams(Vec<Datagram>),
+}
+
+impl Durable {
+    fn read(path: &Path, rec: &wal::Record) -> Result<Durable, wal::WalError> {
+        Ok(match rec.kind {
+            wal::RecordKind::Events => Durable::Events(wal::decode(path, rec)?),
+            wal::RecordKind::Datagrams => Durable::Datagrams(wal::decode_datagrams(path, rec)?),
+        })
+    }
 }
 
 /// Where the WAL writer sends matches, and what the alert stage has saved.
@@ -230,6 +396,7 @@ impl AlertFeed {
 /// drains, fsyncs and commits.
 pub struct Pipeline {
     tx: Option<mpsc::Sender<Vec<Event>>>,
+    datagram_tx: Option<mpsc::Sender<Vec<Datagram>>>,
     remote_tx: Option<mpsc::Sender<RemoteBatch>>,
     wal_thread: Option<JoinHandle<()>>,
     index_thread: Option<JoinHandle<()>>,
@@ -275,21 +442,30 @@ impl Pipeline {
         }
         let alerts = cfg.alerts.clone();
         let mut producers = Producers::load(&cfg.data_dir);
+        // datagrams are decoded again from the oldest record kept, so templates sent before
+        // the committed position are known again
+        let mut flows = Flows::new(cfg.flows.clone());
         let (mut wal, recovery) = Wal::open_after(&wal_path, committed, |rec| {
             if replay_err.is_some() {
                 return;
             }
-            match wal::decode(&wal_path, &rec) {
-                Ok(batch) => {
-                    if batch.id.producer != LOCAL_PRODUCER {
-                        producers.seen(&batch.id.producer, batch.id.seq);
-                    }
+            match Durable::read(&wal_path, &rec) {
+                Ok(durable) => {
+                    let events = match durable {
+                        Durable::Events(batch) => {
+                            if batch.id.producer != LOCAL_PRODUCER {
+                                producers.seen(&batch.id.producer, batch.id.seq);
+                            }
+                            batch.events
+                        }
+                        Durable::Datagrams(d) => flows.events(&d),
+                    };
                     if let Some(a) = &alerts
                         && rec.pos > a.from
                     {
-                        a.send(rec.pos, &batch.events);
+                        a.send(rec.pos, &events);
                     }
-                    for ev in batch.events {
+                    for ev in events {
                         match indexes.add(ev, rec.pos) {
                             Ok(Added::Indexed) => {
                                 counters.replayed_events.fetch_add(1, Relaxed);
@@ -360,24 +536,41 @@ impl Pipeline {
         if let Err(e) = producers.save() {
             warn!(error = %e, "cannot write ship-producers.json");
         }
+        counters.index_taken_pos.store(durable, Relaxed);
+        flows.count = true;
         let (tx, rx) = mpsc::channel::<Vec<Event>>(EVENT_QUEUE_CHUNKS);
+        let (datagram_tx, datagram_rx) = mpsc::channel::<Vec<Datagram>>(DATAGRAM_QUEUE_CHUNKS);
         let (remote_tx, remote_rx) = mpsc::channel::<RemoteBatch>(REMOTE_QUEUE_BATCHES);
-        let (itx, irx) = sync_channel::<(u64, Batch)>(INDEX_QUEUE_BATCHES);
+        let (itx, irx) = sync_channel::<(u64, Durable)>(cfg.index_queue);
         let c = counters.clone();
-        let alerts = cfg.alerts.clone();
+        let queues = Queues {
+            events: rx,
+            datagrams: datagram_rx,
+            remote: remote_rx,
+        };
         let wal_thread = std::thread::Builder::new()
             .name("canh-wal".into())
-            .spawn(move || wal_loop(wal, rx, remote_rx, producers, itx, alerts, c))
+            .spawn(move || wal_loop(wal, queues, producers, itx, c))
             .expect("spawn WAL thread");
-        let c = counters.clone();
+        let indexer = Indexer {
+            indexes,
+            flows,
+            alerts: cfg.alerts.clone(),
+            wal_dir: wal_path.clone(),
+            seen: durable,
+            last_pos: durable,
+            dirty: false,
+            c: counters.clone(),
+        };
         let interval = cfg.commit_interval;
         let retention = cfg.retention_days;
         let index_thread = std::thread::Builder::new()
             .name("canh-index".into())
-            .spawn(move || index_loop(indexes, irx, interval, retention, c))
+            .spawn(move || index_loop(indexer, irx, interval, retention))
             .expect("spawn index thread");
         Ok(Pipeline {
             tx: Some(tx),
+            datagram_tx: Some(datagram_tx),
             remote_tx: Some(remote_tx),
             wal_thread: Some(wal_thread),
             index_thread: Some(index_thread),
@@ -389,6 +582,11 @@ impl Pipeline {
         self.tx.clone().expect("pipeline running")
     }
 
+    /// Where NetFlow listeners put datagrams (decoded behind the WAL).
+    pub fn datagram_sender(&self) -> mpsc::Sender<Vec<Datagram>> {
+        self.datagram_tx.clone().expect("pipeline running")
+    }
+
     /// Where collector batches go (the ship listener).
     pub fn remote_sender(&self) -> mpsc::Sender<RemoteBatch> {
         self.remote_tx.clone().expect("pipeline running")
@@ -398,6 +596,7 @@ impl Pipeline {
     /// Every other sender must have been dropped first.
     pub fn shutdown(mut self) {
         drop(self.tx.take());
+        drop(self.datagram_tx.take());
         drop(self.remote_tx.take());
         if let Some(t) = self.wal_thread.take() {
             let _ = t.join();
@@ -432,23 +631,46 @@ fn approx_size(e: &Event) -> usize {
 /// What the WAL writer takes next.
 enum Input {
     Events(Vec<Event>),
+    Datagrams(Vec<Datagram>),
     Remote(RemoteBatch),
 }
 
-/// Waits for local events or a collector's batch (a tiny runtime lets one thread wait on
-/// both queues); `None` once the local queue is closed (shutdown).
-fn next_input(
-    rt: &tokio::runtime::Runtime,
-    rx: &mut mpsc::Receiver<Vec<Event>>,
-    rrx: &mut mpsc::Receiver<RemoteBatch>,
-) -> Option<Input> {
+/// The queues into the WAL writer.
+struct Queues {
+    events: mpsc::Receiver<Vec<Event>>,
+    datagrams: mpsc::Receiver<Vec<Datagram>>,
+    remote: mpsc::Receiver<RemoteBatch>,
+}
+
+/// Waits for local events, datagrams or a collector's batch (a tiny runtime lets one thread
+/// wait on all queues); `None` once the local event queue is closed (shutdown).
+fn next_input(rt: &tokio::runtime::Runtime, q: &mut Queues) -> Option<Input> {
     rt.block_on(async {
         // unbiased: collectors draining a backlog must not starve the engine's own listeners
         tokio::select! {
-            Some(r) = rrx.recv() => Some(Input::Remote(r)),
-            v = rx.recv() => v.map(Input::Events),
+            Some(r) = q.remote.recv() => Some(Input::Remote(r)),
+            Some(d) = q.datagrams.recv() => Some(Input::Datagrams(d)),
+            v = q.events.recv() => v.map(Input::Events),
         }
     })
+}
+
+/// Hands a durable record to the index thread without waiting for it: when the queue is full
+/// the record is left for the index thread to read back from the WAL, unless the WAL on disk
+/// has reached [`MAX_WAL_BACKLOG_BYTES`] (then it waits). False once the index thread is gone.
+fn hand_off(itx: &SyncSender<(u64, Durable)>, pos: u64, d: Durable, c: &PipelineCounters) -> bool {
+    match itx.try_send((pos, d)) {
+        Ok(()) => true,
+        Err(TrySendError::Full(item)) => {
+            if c.wal_disk_bytes.load(Relaxed) < MAX_WAL_BACKLOG_BYTES {
+                c.index_spilled.fetch_add(1, Relaxed);
+                true
+            } else {
+                itx.send(item).is_ok()
+            }
+        }
+        Err(TrySendError::Disconnected(_)) => false,
+    }
 }
 
 /// Appends a collector's batch as its own record, unless it is a re-delivery.
@@ -456,8 +678,7 @@ fn append_remote(
     wal: &mut Wal,
     r: RemoteBatch,
     producers: &mut Producers,
-    alerts: &Option<AlertFeed>,
-    itx: &SyncSender<(u64, Batch)>,
+    itx: &SyncSender<(u64, Durable)>,
     c: &PipelineCounters,
 ) -> bool {
     let RemoteBatch { batch, done } = r;
@@ -486,26 +707,45 @@ fn append_remote(
     c.wal_events.fetch_add(n, Relaxed);
     c.wal_durable_pos.store(pos, Relaxed);
     let _ = done.send(Ok(true));
-    if let Some(a) = alerts
-        && !a.send(pos, &batch.events)
-    {
-        error!("alert stage stopped; matches stay in the WAL for the next start");
-        return false;
+    hand_off(itx, pos, Durable::Events(batch), c)
+}
+
+/// Group commit of datagrams: everything waiting now, up to about [`MAX_BATCH_BYTES`], in one
+/// record and one fsync.
+fn append_datagrams(
+    wal: &mut Wal,
+    first: Vec<Datagram>,
+    q: &mut mpsc::Receiver<Vec<Datagram>>,
+    itx: &SyncSender<(u64, Durable)>,
+    c: &PipelineCounters,
+) -> bool {
+    let mut datagrams = first;
+    let mut bytes: usize = datagrams.iter().map(|d| d.data.len() + 64).sum();
+    while bytes < MAX_BATCH_BYTES {
+        match q.try_recv() {
+            Ok(more) => {
+                bytes += more.iter().map(|d| d.data.len() + 64).sum::<usize>();
+                datagrams.extend(more);
+            }
+            Err(_) => break,
+        }
     }
-    if itx.send((pos, batch)).is_err() {
-        error!("index thread stopped; events stay in the WAL for the next start");
-        return false;
-    }
-    true
+    let t = Instant::now();
+    let pos = wal.append_datagrams_until_durable(&datagrams, "WAL");
+    c.wal_fsync_micros_total
+        .fetch_add(t.elapsed().as_micros() as u64, Relaxed);
+    c.wal_batches.fetch_add(1, Relaxed);
+    c.wal_datagrams.fetch_add(datagrams.len() as u64, Relaxed);
+    c.wal_bytes.fetch_add(bytes as u64, Relaxed);
+    c.wal_durable_pos.store(pos, Relaxed);
+    hand_off(itx, pos, Durable::Datagrams(datagrams), c)
 }
 
 fn wal_loop(
     mut wal: Wal,
-    mut rx: mpsc::Receiver<Vec<Event>>,
-    mut rrx: mpsc::Receiver<RemoteBatch>,
+    mut q: Queues,
     mut producers: Producers,
-    itx: SyncSender<(u64, Batch)>,
-    alerts: Option<AlertFeed>,
+    itx: SyncSender<(u64, Durable)>,
     c: Arc<PipelineCounters>,
 ) {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -517,14 +757,23 @@ fn wal_loop(
     loop {
         let first = match carry.take() {
             Some(c) => c,
-            None => match next_input(&rt, &mut rx, &mut rrx) {
+            None => match next_input(&rt, &mut q) {
                 None => break,
                 Some(Input::Events(v)) => v,
-                Some(Input::Remote(r)) => {
-                    if !append_remote(&mut wal, r, &mut producers, &alerts, &itx, &c) {
-                        break;
+                Some(Input::Datagrams(d)) => {
+                    if !append_datagrams(&mut wal, d, &mut q.datagrams, &itx, &c) {
+                        error!("index thread stopped; records stay in the WAL for the next start");
+                        return;
                     }
-                    truncate(&mut wal, &mut truncated_through, &alerts, &c);
+                    truncate(&mut wal, &mut truncated_through, &c);
+                    continue;
+                }
+                Some(Input::Remote(r)) => {
+                    if !append_remote(&mut wal, r, &mut producers, &itx, &c) {
+                        error!("index thread stopped; records stay in the WAL for the next start");
+                        return;
+                    }
+                    truncate(&mut wal, &mut truncated_through, &c);
                     continue;
                 }
             },
@@ -537,7 +786,7 @@ fn wal_loop(
         }
         let mut bytes: usize = events.iter().map(approx_size).sum();
         while carry.is_none() && events.len() < MAX_BATCH_EVENTS && bytes < MAX_BATCH_BYTES {
-            match rx.try_recv() {
+            match q.events.try_recv() {
                 Ok(more) => {
                     if events.len() + more.len() > MAX_BATCH_EVENTS {
                         carry = Some(more);
@@ -549,7 +798,7 @@ fn wal_loop(
                 Err(_) => break,
             }
         }
-        c.queue_depth.store(rx.len() as u64, Relaxed);
+        c.queue_depth.store(q.events.len() as u64, Relaxed);
         let n = events.len() as u64;
         let batch = Batch {
             id: BatchId {
@@ -566,26 +815,25 @@ fn wal_loop(
         c.wal_events.fetch_add(n, Relaxed);
         c.wal_bytes.fetch_add(bytes as u64, Relaxed);
         c.wal_durable_pos.store(pos, Relaxed);
-        if let Some(a) = &alerts
-            && !a.send(pos, &batch.events)
-        {
-            error!("alert stage stopped; matches stay in the WAL for the next start");
-            break;
+        if !hand_off(&itx, pos, Durable::Events(batch), &c) {
+            error!("index thread stopped; records stay in the WAL for the next start");
+            return;
         }
-        if itx.send((pos, batch)).is_err() {
-            error!("index thread stopped; events stay in the WAL for the next start");
-            break;
+        truncate(&mut wal, &mut truncated_through, &c);
+    }
+    // shutdown: datagrams already received become durable too
+    q.datagrams.close();
+    while let Ok(d) = q.datagrams.try_recv() {
+        if !append_datagrams(&mut wal, d, &mut q.datagrams, &itx, &c) {
+            return;
         }
-        truncate(&mut wal, &mut truncated_through, &alerts, &c);
     }
 }
 
 /// Deletes WAL segments the index and the alert stage no longer need.
-fn truncate(wal: &mut Wal, done: &mut u64, alerts: &Option<AlertFeed>, c: &PipelineCounters) {
-    let mut committed = c.index_committed_pos.load(Relaxed);
-    if let Some(a) = alerts {
-        committed = committed.min(a.keep_from());
-    }
+fn truncate(wal: &mut Wal, done: &mut u64, c: &PipelineCounters) {
+    // the index thread lowers this to what the alert stage has saved
+    let committed = c.truncate_through.load(Relaxed);
     if committed > *done {
         match wal.truncate_through(committed) {
             Ok(_) => *done = committed,
@@ -596,65 +844,191 @@ fn truncate(wal: &mut Wal, done: &mut u64, alerts: &Option<AlertFeed>, c: &Pipel
     c.wal_disk_bytes.store(wal.disk_bytes(), Relaxed);
 }
 
+/// The index thread's state: it takes WAL records in position order — from the queue, or
+/// read back from the WAL for those the queue did not carry — decodes datagrams, feeds the
+/// alert stage and indexes.
+struct Indexer {
+    indexes: DayIndexes,
+    flows: Flows,
+    alerts: Option<AlertFeed>,
+    wal_dir: PathBuf,
+    /// Highest WAL position taken in.
+    seen: u64,
+    /// Position the next commit is complete through.
+    last_pos: u64,
+    dirty: bool,
+    c: Arc<PipelineCounters>,
+}
+
+/// Why the index thread stops early.
+enum Stop {
+    IndexWriter,
+    AlertStage,
+}
+
+impl Indexer {
+    /// A record from the queue: first the records before it that the queue did not carry,
+    /// then itself; nothing when it was read back already.
+    fn take(&mut self, pos: u64, d: Durable) -> Result<(), Stop> {
+        if pos <= self.seen {
+            return Ok(());
+        }
+        self.read_back(pos - 1)?;
+        self.process(pos, d)
+    }
+
+    /// Reads records after `seen` through `through` back from the WAL and processes them.
+    fn read_back(&mut self, through: u64) -> Result<(), Stop> {
+        while self.seen < through {
+            let recs = match wal::read_after(&self.wal_dir, self.seen, through, READ_BACK_BYTES) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.c.index_errors.fetch_add(1, Relaxed);
+                    error!(error = %e, "cannot read the WAL back; retrying in 1 s");
+                    std::thread::sleep(INDEX_RETRY);
+                    continue;
+                }
+            };
+            if recs.is_empty() {
+                // positions with no record (the log restarted above the committed position)
+                self.seen = through;
+                break;
+            }
+            for rec in recs {
+                match Durable::read(&self.wal_dir, &rec) {
+                    Ok(d) => self.process(rec.pos, d)?,
+                    Err(e) => {
+                        // written by another version: the replay at the next start reports
+                        // it and keeps the log aside
+                        self.c.index_errors.fetch_add(1, Relaxed);
+                        error!(error = %e, "skipping undecodable WAL record");
+                        self.seen = rec.pos;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn process(&mut self, pos: u64, d: Durable) -> Result<(), Stop> {
+        let events = match d {
+            Durable::Events(b) => b.events,
+            Durable::Datagrams(d) => self.flows.events(&d),
+        };
+        if let Some(a) = &self.alerts
+            && !a.send(pos, &events)
+        {
+            error!(
+                "alert stage stopped; indexing stops, the WAL keeps the records for the next start"
+            );
+            return Err(Stop::AlertStage);
+        }
+        let c = &self.c;
+        for ev in events {
+            // The day's index may fail to open (no file descriptors, a full disk, a damaged
+            // day): retry until it opens. The committed position must never pass an event
+            // the index does not have, or the WAL would be truncated past it. Meanwhile the
+            // WAL grows up to its backlog limit and then the senders are slowed down.
+            let day = ev.received.date_naive();
+            if self.indexes.is_expired(day) {
+                continue;
+            }
+            while let Err(e) = self.indexes.open_day(day) {
+                c.index_errors.fetch_add(1, Relaxed);
+                error!(error = %e, "cannot open the day index; retrying in 1 s");
+                std::thread::sleep(INDEX_RETRY);
+            }
+            match self.indexes.add(ev, pos) {
+                Ok(Added::Indexed) => {
+                    c.indexed_events.fetch_add(1, Relaxed);
+                }
+                Ok(Added::AlreadyCommitted | Added::Expired) => {}
+                Err(e) => {
+                    // tantivy's writer itself failed: stop without committing; the WAL keeps
+                    // every event since the last commit for the next start
+                    c.index_errors.fetch_add(1, Relaxed);
+                    error!(error = %e, "index writer failed; indexing stops, the WAL keeps the events for the next start");
+                    return Err(Stop::IndexWriter);
+                }
+            }
+        }
+        self.seen = pos;
+        self.last_pos = pos;
+        self.dirty = true;
+        c.index_taken_pos.store(pos, Relaxed);
+        Ok(())
+    }
+
+    /// Commits; true on success.
+    fn commit(&mut self) -> bool {
+        let c = &self.c;
+        match self.indexes.commit(self.last_pos) {
+            Ok(_) => {
+                c.index_commits.fetch_add(1, Relaxed);
+                c.index_committed_pos.store(self.last_pos, Relaxed);
+                self.publish_truncation();
+                self.dirty = false;
+                true
+            }
+            Err(e) => {
+                c.index_errors.fetch_add(1, Relaxed);
+                error!(error = %e, "index commit failed; will retry");
+                false
+            }
+        }
+    }
+
+    /// Tells the WAL writer how far it may truncate: what the index has committed and the
+    /// alert stage has saved.
+    fn publish_truncation(&self) {
+        let mut through = self.c.index_committed_pos.load(Relaxed);
+        if let Some(a) = &self.alerts {
+            through = through.min(a.keep_from());
+        }
+        self.c.truncate_through.store(through, Relaxed);
+    }
+}
+
 fn index_loop(
-    mut indexes: DayIndexes,
-    rx: Receiver<(u64, Batch)>,
+    mut ix: Indexer,
+    rx: Receiver<(u64, Durable)>,
     interval: Duration,
     retention_days: u32,
-    c: Arc<PipelineCounters>,
 ) {
-    let mut last_pos = c.index_committed_pos.load(Relaxed);
-    let mut dirty = false;
     let mut last_commit = Instant::now();
     let mut last_idle_check = Instant::now();
     let mut last_retention = Instant::now();
     loop {
-        let wait = interval.saturating_sub(last_commit.elapsed());
-        match rx.recv_timeout(wait) {
-            Ok((pos, batch)) => {
-                for ev in batch.events {
-                    // The day's index may fail to open (no file descriptors, a full disk, a
-                    // damaged day): retry until it opens. The committed position must never
-                    // pass an event the index does not have, or the WAL would be truncated
-                    // past it. Meanwhile the queues fill and senders are slowed down.
-                    let day = ev.received.date_naive();
-                    if indexes.is_expired(day) {
-                        continue;
-                    }
-                    while let Err(e) = indexes.open_day(day) {
-                        c.index_errors.fetch_add(1, Relaxed);
-                        error!(error = %e, "cannot open the day index; retrying in 1 s");
-                        std::thread::sleep(INDEX_RETRY);
-                    }
-                    match indexes.add(ev, pos) {
-                        Ok(Added::Indexed) => {
-                            c.indexed_events.fetch_add(1, Relaxed);
-                        }
-                        Ok(Added::AlreadyCommitted | Added::Expired) => {}
-                        Err(e) => {
-                            // tantivy's writer itself failed: stop without committing; the
-                            // WAL keeps every event since the last commit for the next start
-                            c.index_errors.fetch_add(1, Relaxed);
-                            error!(error = %e, "index writer failed; indexing stops, the WAL keeps the events for the next start");
-                            return;
-                        }
-                    }
-                }
-                last_pos = pos;
-                dirty = true;
+        let wait = interval
+            .saturating_sub(last_commit.elapsed())
+            .min(READ_BACK_POLL);
+        let step = match rx.recv_timeout(wait) {
+            Ok((pos, d)) => ix.take(pos, d),
+            Err(RecvTimeoutError::Timeout) => {
+                // records the queue did not carry, when nothing else comes
+                let durable = ix.c.wal_durable_pos.load(Relaxed);
+                ix.read_back(durable)
             }
-            Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
+        };
+        if step.is_err() {
+            return;
         }
         if last_commit.elapsed() >= interval {
-            if dirty {
-                dirty = !commit(&mut indexes, last_pos, &c);
+            if ix.dirty {
+                ix.commit();
+            } else {
+                // the alert stage saves on its own schedule
+                ix.publish_truncation();
             }
             last_commit = Instant::now();
         }
         if last_retention.elapsed() > RETENTION_INTERVAL {
             // whole days past retention go, while the engine runs
-            match indexes.apply_retention(chrono::Utc::now().date_naive(), retention_days) {
+            match ix
+                .indexes
+                .apply_retention(chrono::Utc::now().date_naive(), retention_days)
+            {
                 Ok(removed) if !removed.is_empty() => {
                     info!(days = ?removed, "retention removed day indexes")
                 }
@@ -665,31 +1039,162 @@ fn index_loop(
         }
         if last_idle_check.elapsed() > Duration::from_secs(60) {
             let today = chrono::Utc::now().date_naive();
-            if let Err(e) = indexes.close_idle(today, Duration::from_secs(600)) {
+            if let Err(e) = ix.indexes.close_idle(today, Duration::from_secs(600)) {
                 warn!(error = %e, "closing idle day index failed");
             }
             last_idle_check = Instant::now();
         }
     }
-    if let Err(e) = indexes.close(last_pos) {
+    // the WAL writer has stopped: what it left for reading back is taken in before the close
+    let durable = ix.c.wal_durable_pos.load(Relaxed);
+    if ix.read_back(durable).is_err() {
+        return;
+    }
+    if let Err(e) = ix.indexes.close(ix.last_pos) {
         error!(error = %e, "final index commit failed; the WAL will be replayed at next start");
         return;
     }
-    c.index_committed_pos.store(last_pos, Relaxed);
+    ix.c.index_committed_pos.store(ix.last_pos, Relaxed);
 }
 
-/// Commits; true on success.
-fn commit(indexes: &mut DayIndexes, pos: u64, c: &PipelineCounters) -> bool {
-    match indexes.commit(pos) {
-        Ok(_) => {
-            c.index_commits.fetch_add(1, Relaxed);
-            c.index_committed_pos.store(pos, Relaxed);
-            true
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use canh_core::{Dataset, Origin};
+
+    /// A NetFlow v5 export packet of `n` flows, sequence `seq`, from 10.0.0.k to 192.0.2.1.
+    fn v5(seq: u32, n: u16) -> Vec<u8> {
+        let now = chrono::Utc::now().timestamp() as u32;
+        let mut p = Vec::new();
+        p.extend(5u16.to_be_bytes());
+        p.extend(n.to_be_bytes());
+        p.extend(60_000u32.to_be_bytes()); // uptime ms
+        p.extend(now.to_be_bytes());
+        p.extend(0u32.to_be_bytes());
+        p.extend(seq.to_be_bytes());
+        p.extend([0u8, 0, 0, 0]);
+        for k in 0..n {
+            p.extend([10, 0, (k >> 8) as u8, k as u8]);
+            p.extend([192, 0, 2, 1]);
+            p.extend([0u8; 4]); // next hop
+            p.extend(1u16.to_be_bytes());
+            p.extend(2u16.to_be_bytes());
+            p.extend(3u32.to_be_bytes()); // packets
+            p.extend(180u32.to_be_bytes()); // bytes
+            p.extend(59_000u32.to_be_bytes());
+            p.extend(59_500u32.to_be_bytes());
+            p.extend((40_000 + k).to_be_bytes());
+            p.extend(443u16.to_be_bytes());
+            p.extend([0, 0x12, 6, 0]);
+            p.extend([0u8; 8]);
         }
-        Err(e) => {
-            c.index_errors.fetch_add(1, Relaxed);
-            error!(error = %e, "index commit failed; will retry");
-            false
+        p
+    }
+
+    fn start(data: &Path, stats: &Arc<NetflowStats>, index_queue: usize) -> Pipeline {
+        Pipeline::start(PipelineConfig {
+            data_dir: data.to_owned(),
+            commit_interval: Duration::from_millis(200),
+            index_threads: 1,
+            retention_days: 3650,
+            alerts: None,
+            flows: FlowDecoding {
+                enrich: None,
+                stats: vec![stats.clone()],
+            },
+            index_queue,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn datagrams_are_made_durable_whole_and_decoded_behind_the_wal_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = "udp://127.0.0.1:2055";
+        let stats = Arc::new(NetflowStats::new(listener));
+        // no room in memory: every record the index thread is not waiting for at that very
+        // moment is read back from the WAL
+        let p = start(dir.path(), &stats, 0);
+        let (dtx, etx) = (p.datagram_sender(), p.sender());
+        let exporter: std::net::SocketAddr = "192.0.2.9:9995".parse().unwrap();
+        let mut seq = 0;
+        for chunk in 0..40u32 {
+            let datagrams = (0..3)
+                .map(|_| {
+                    let d = Datagram {
+                        listener: listener.into(),
+                        peer: exporter,
+                        received: chrono::Utc::now(),
+                        data: v5(seq, 30),
+                    };
+                    seq += 30;
+                    d
+                })
+                .collect();
+            dtx.blocking_send(datagrams).unwrap();
+            // syslog events between them: one order for both kinds
+            let ev = Event::new(
+                Dataset::Syslog,
+                Origin::new("udp://127.0.0.1:5514", None),
+                chrono::Utc::now(),
+                format!("<13>chunk {chunk}").into_bytes(),
+            );
+            etx.blocking_send(vec![ev]).unwrap();
         }
+        drop((dtx, etx));
+        let c = p.counters.clone();
+        p.shutdown();
+        let s = c.snapshot();
+        assert_eq!(s.wal_datagrams, 120);
+        assert_eq!(s.wal_events_durable, 40);
+        assert_eq!(s.indexed_events, 40 + 120 * 30, "{s:?}");
+        assert_eq!(s.index_committed_pos, s.wal_durable_pos);
+        assert_eq!(s.index_lag_records, 0);
+        let nf = stats.snapshot();
+        assert_eq!(nf.totals.records, 3600);
+        assert_eq!(nf.totals.sequence_gaps, 0, "decoded in the order received");
+        eprintln!(
+            "{} of {} records read back from the WAL",
+            s.index_spilled, s.wal_batches
+        );
+
+        // a restart finds everything committed: nothing is indexed twice
+        let p = start(dir.path(), &stats, INDEX_QUEUE_BATCHES);
+        let s = p.counters.snapshot();
+        assert_eq!(s.replayed_events, 0);
+        p.shutdown();
+        let r = crate::index::Reader::open(&index_dir(dir.path())).unwrap();
+        let count = |q: &str| {
+            r.count(&crate::index::SearchRequest {
+                query: q.into(),
+                from: None,
+                to: None,
+                limit: 0,
+            })
+            .unwrap()
+        };
+        assert_eq!(count("event.dataset:netflow"), 3600);
+        assert_eq!(
+            count("destination.port:443 AND source.ip:\"10.0.0.29\""),
+            120
+        );
+        assert_eq!(count("event.dataset:syslog"), 40);
+    }
+
+    #[test]
+    fn a_full_queue_leaves_the_record_for_reading_back_until_the_backlog_limit() {
+        let c = PipelineCounters::default();
+        let (itx, irx) = sync_channel::<(u64, Durable)>(0);
+        // nobody waiting on a rendezvous queue: the record is left in the WAL, not waited for
+        assert!(hand_off(&itx, 7, Durable::Datagrams(Vec::new()), &c));
+        assert_eq!(c.index_spilled.load(Relaxed), 1);
+        // past the backlog limit the writer waits for the index thread instead
+        c.wal_disk_bytes.store(MAX_WAL_BACKLOG_BYTES, Relaxed);
+        let t = std::thread::spawn(move || irx.recv().map(|(pos, _)| pos));
+        assert!(hand_off(&itx, 8, Durable::Datagrams(Vec::new()), &c));
+        assert_eq!(t.join().unwrap().unwrap(), 8);
+        assert_eq!(c.index_spilled.load(Relaxed), 1);
+        // and a stopped index thread stops the writer
+        assert!(!hand_off(&itx, 9, Durable::Datagrams(Vec::new()), &c));
     }
 }

@@ -96,6 +96,9 @@ pub mod metric {
     pub const INDEX_ERRORS: &str = "canh_index_errors_total";
     pub const REPLAYED: &str = "canh_wal_replayed_events_total";
     pub const QUEUE_DEPTH: &str = "canh_pipeline_queue_depth";
+    pub const WAL_DATAGRAMS: &str = "canh_wal_durable_datagrams_total";
+    pub const INDEX_LAG: &str = "canh_index_lag_wal_batches";
+    pub const INDEX_READ_BACK: &str = "canh_index_read_back_wal_batches_total";
     pub const NF_DATAGRAMS: &str = "canh_netflow_datagrams_total";
     pub const NF_RECORDS: &str = "canh_netflow_records_total";
     pub const NF_TEMPLATE_MISSES: &str = "canh_netflow_template_misses_total";
@@ -104,6 +107,7 @@ pub mod metric {
     pub const NF_REFUSED: &str = "canh_netflow_refused_datagrams_total";
     pub const NF_DROPPED_QUEUE: &str = "canh_netflow_dropped_queue_events_total";
     pub const NF_DROPPED_KERNEL: &str = "canh_netflow_dropped_kernel_datagrams_total";
+    pub const NF_DROPPED_QUEUE_DATAGRAMS: &str = "canh_netflow_dropped_queue_datagrams_total";
     pub const RULE_HITS: &str = "canh_rule_hits_total";
     pub const ALERTS: &str = "canh_alerts";
     pub const ALERTS_CREATED: &str = "canh_alerts_created_total";
@@ -239,6 +243,24 @@ pub fn prometheus(s: &EngineStatus) -> String {
         "Event chunks waiting for the WAL writer.",
         one(p.queue_depth),
     );
+    family(
+        WAL_DATAGRAMS,
+        "counter",
+        "NetFlow datagrams made durable in the WAL (decoded behind it).",
+        one(p.wal_datagrams),
+    );
+    family(
+        INDEX_LAG,
+        "gauge",
+        "WAL batches durable but not yet taken in by the index thread.",
+        one(p.index_lag_records),
+    );
+    family(
+        INDEX_READ_BACK,
+        "counter",
+        "WAL batches the index thread read back from disk because its queue was full.",
+        one(p.index_spilled),
+    );
     let nf = |f: fn(&canh_collectors::stats::NetflowSnapshot) -> u64| -> Vec<(String, u64)> {
         s.netflow
             .iter()
@@ -286,6 +308,12 @@ pub fn prometheus(s: &EngineStatus) -> String {
         "counter",
         "Flow events dropped because the engine queue was full.",
         nf(|l| l.dropped_queue),
+    );
+    family(
+        NF_DROPPED_QUEUE_DATAGRAMS,
+        "counter",
+        "Datagrams dropped because the queue to the WAL was full.",
+        nf(|l| l.dropped_queue_datagrams),
     );
     family(
         NF_DROPPED_KERNEL,
@@ -424,10 +452,12 @@ pub fn render_text(s: &EngineStatus, now: DateTime<Utc>) -> String {
     let p = &s.pipeline;
     let _ = writeln!(
         o,
-        "pipeline durable {} events in {} WAL batches · indexed {} · queue {}/{} · WAL on disk {} · replayed at start {} (already indexed {}) · index errors {}",
+        "pipeline durable {} events and {} datagrams in {} WAL batches · indexed {} (behind by {} WAL batches) · queue {}/{} · WAL on disk {} · replayed at start {} (already indexed {}) · index errors {}",
         p.wal_events_durable,
+        p.wal_datagrams,
         p.wal_batches,
         p.indexed_events,
+        p.index_lag_records,
         p.queue_depth,
         p.queue_capacity,
         human_bytes(p.wal_disk_bytes),
@@ -578,7 +608,7 @@ pub fn render_listeners(
         let _ = writeln!(o);
         let _ = writeln!(
             o,
-            "{:<28} {:>10} {:>10} {:>9} {:>8} {:>8} {:>8} {:>8} {:>10}",
+            "{:<28} {:>10} {:>10} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10}",
             "NETFLOW",
             "DATAGRAMS",
             "RECORDS",
@@ -586,6 +616,7 @@ pub fn render_listeners(
             "ERRORS",
             "SEQ-GAP",
             "REFUSED",
+            "DROP(Q)",
             "DROP(K)",
             "BYTES"
         );
@@ -593,7 +624,7 @@ pub fn render_listeners(
             let t = &l.totals;
             let _ = writeln!(
                 o,
-                "{:<28} {:>10} {:>10} {:>9} {:>8} {:>8} {:>8} {:>8} {:>10}",
+                "{:<28} {:>10} {:>10} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10}",
                 l.url,
                 l.datagrams,
                 t.records,
@@ -601,6 +632,7 @@ pub fn render_listeners(
                 t.decode_errors,
                 t.sequence_gaps,
                 l.refused,
+                l.dropped_queue_datagrams,
                 l.dropped_kernel,
                 human_bytes(l.bytes)
             );
@@ -611,13 +643,14 @@ pub fn render_listeners(
                 let v = e.version.map_or("-".to_owned(), |v| format!("v{v}"));
                 let _ = writeln!(
                     o,
-                    "  {:<26} {:>10} {:>10} {:>9} {:>8} {:>8} {:>8} {:>8} {:>10}   {v} {seen}",
+                    "  {:<26} {:>10} {:>10} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10}   {v} {seen}",
                     exp,
                     e.datagrams,
                     e.records,
                     e.template_misses,
                     e.decode_errors,
                     e.sequence_gaps,
+                    "",
                     "",
                     "",
                     human_bytes(e.bytes)

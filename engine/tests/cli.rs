@@ -1322,22 +1322,7 @@ fn nfdump_records(dir: &Path, pcap: &Path, version: &str) -> u64 {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(700));
-    let st = Command::new("softflowd")
-        .args(["-d", "-r"])
-        .arg(pcap)
-        .args([
-            "-n",
-            &format!("127.0.0.1:{port}"),
-            "-v",
-            version,
-            "-c",
-            "none",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success());
+    softflowd_export(pcap, port.parse().unwrap(), version);
     std::thread::sleep(Duration::from_millis(500));
     Command::new("kill")
         .args(["-TERM", &nfcapd.id().to_string()])
@@ -1356,13 +1341,41 @@ fn nfdump_records(dir: &Path, pcap: &Path, version: &str) -> u64 {
         .count() as u64
 }
 
-#[test]
-fn softflowd_exports_are_indexed_exactly_as_nfdump_decodes_them() {
+/// Whether softflowd, nfcapd and nfdump are here (one line printed when one is not).
+fn have_flow_tools() -> bool {
     for tool in ["softflowd", "nfcapd", "nfdump"] {
         if !have(tool) {
             println!("skipped: {tool} not installed");
-            return;
+            return false;
         }
+    }
+    true
+}
+
+/// Sends `pcap`'s flows to `port` with softflowd as NetFlow `version` (5, 9 or 10).
+fn softflowd_export(pcap: &Path, port: u16, version: &str) {
+    let st = Command::new("softflowd")
+        .args(["-d", "-r"])
+        .arg(pcap)
+        .args([
+            "-n",
+            &format!("127.0.0.1:{port}"),
+            "-v",
+            version,
+            "-c",
+            "none",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+#[test]
+fn softflowd_exports_are_indexed_exactly_as_nfdump_decodes_them() {
+    if !have_flow_tools() {
+        return;
     }
     let d = tempfile::tempdir().unwrap();
     let pcap = d.path().join("traffic.pcap");
@@ -1394,22 +1407,7 @@ fn softflowd_exports_are_indexed_exactly_as_nfdump_decodes_them() {
             want >= 60,
             "nfdump decoded only {want} records for v{version}"
         );
-        let st = Command::new("softflowd")
-            .args(["-d", "-r"])
-            .arg(&pcap)
-            .args([
-                "-n",
-                &format!("127.0.0.1:{nf_port}"),
-                "-v",
-                version,
-                "-c",
-                "none",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(st.success());
+        softflowd_export(&pcap, nf_port, version);
         total += want;
         let q = format!(
             "event.dataset:netflow AND netflow.version:{version} AND NOT netflow.type:netflow_options"
@@ -1441,6 +1439,67 @@ fn softflowd_exports_are_indexed_exactly_as_nfdump_decodes_them() {
         Some(l) => assert_eq!(l.split_whitespace().nth(1), Some("0"), "{l}"),
         None => println!("skipped: this kernel's /proc/PID/status has no THP_enabled line"),
     }
+}
+
+#[test]
+fn kill_9_before_commit_keeps_netflow_datagrams_and_rebuilds_templates_from_the_wal() {
+    if !have_flow_tools() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let pcap = d.path().join("traffic.pcap");
+    write_pcap(&pcap, 40);
+    let want = nfdump_records(d.path(), &pcap, "9");
+    assert!(want >= 40, "nfdump decoded only {want} records");
+    let data = d.path().join("data");
+    // nothing is committed to the index before the kill: only the WAL holds the datagrams
+    let mut eng = Engine::start(
+        &data,
+        &[
+            "--syslog",
+            "tcp://127.0.0.1:0",
+            "--netflow",
+            "udp://127.0.0.1:0",
+            "--commit-interval-ms",
+            "60000",
+        ],
+    );
+    softflowd_export(&pcap, eng.addr("udp").port(), "9");
+    // every datagram received is durable, and decoded behind the WAL
+    let t = Instant::now();
+    loop {
+        let s = eng.status();
+        let received = s["netflow"][0]["datagrams"].as_u64().unwrap();
+        let durable = s["pipeline"]["wal_datagrams"].as_u64().unwrap();
+        let records = s["netflow"][0]["totals"]["records"].as_u64().unwrap();
+        if received > 0 && durable == received && records >= want {
+            break;
+        }
+        assert!(t.elapsed() < WAIT, "not durable and decoded: {s}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        count(&data, "event.dataset:netflow"),
+        0,
+        "nothing committed yet"
+    );
+    eng.kill9();
+
+    // the restart decodes the WAL's datagrams again, templates first, as they arrived
+    let mut eng = Engine::start(&data, &["--syslog", "tcp://127.0.0.1:0"]);
+    let q = "event.dataset:netflow AND netflow.version:9 AND NOT netflow.type:netflow_options";
+    assert_eq!(wait_count(&data, q, want), want);
+    assert_eq!(
+        count(&data, "event.dataset:netflow AND canh.unparsed:true"),
+        0
+    );
+    eng.stop();
+    // a clean restart indexes nothing twice
+    let mut eng = Engine::start(&data, &["--syslog", "tcp://127.0.0.1:0"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(count(&data, q), want);
+    assert_eq!(eng.status()["pipeline"]["replayed_events"], 0);
+    eng.stop();
 }
 
 #[test]
@@ -1504,15 +1563,7 @@ fn ioc_lists_mark_syslog_and_flows_and_reload_with_the_rules() {
             .unwrap()
             .1
             .port();
-        let st = Command::new("softflowd")
-            .args(["-d", "-r"])
-            .arg(&pcap)
-            .args(["-n", &format!("127.0.0.1:{port}"), "-v", "9", "-c", "none"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(st.success());
+        softflowd_export(&pcap, port, "9");
         // write_pcap sends flow f to 203.0.113.(f % 250 + 1): flows 0..=14 go to .1-.15 (in the /28)
         assert_eq!(
             wait_count(

@@ -299,6 +299,8 @@ pub struct Netflow {
     pub url: String,
     pub datagrams: u64,
     pub dropped_queue: u64,
+    /// Datagrams the engine's queue to its WAL could not take.
+    pub dropped_queue_datagrams: u64,
     pub dropped_kernel: u64,
     pub totals: Exporter,
     pub exporters: Vec<(String, Exporter)>,

@@ -1216,7 +1216,7 @@ fn render_listeners(app: &App, th: Theme, st: &EngineStatus, f: &mut Frame<'_>, 
                 )));
             }
         } else if let Some(n) = st.netflow.iter().find(|n| n.url == s.name) {
-            let drops = n.dropped_queue + n.dropped_kernel;
+            let drops = n.dropped_queue + n.dropped_queue_datagrams + n.dropped_kernel;
             spans.push(Span::raw(format!("  {} ", app.t(T::OvDecodeErrors))));
             spans.push(Span::styled(
                 n.totals.decode_errors.to_string(),
