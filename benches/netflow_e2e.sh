@@ -27,15 +27,19 @@ for RATE in $RATES; do
   CANH=$!
   for _ in $(seq 100); do grep -q "listening api" "$WORK/canh.out" 2>/dev/null && break; sleep 0.1; done
   sent=$(taskset -c "$GEN_CPU" $BIN/canh-flowgen "127.0.0.1:$P" "$N" "$RATE")
-  # settle: the durable count stops moving and the index has committed all of it
+  # settle: the durable datagram count stops moving and the index has committed all of it
+  # (datagrams are decoded and indexed behind the WAL, so this can take longer than sending)
   last=-1
+  t0=$(date +%s.%N)
   while :; do
     sleep 1
-    now=$(field "$D" wal_events_durable)
+    now=$(field "$D" wal_datagrams)
     [ "$now" = "$last" ] && [ "$(field "$D" index_committed_pos)" -ge "$(field "$D" wal_durable_pos)" ] && break
     last=$now
   done
+  settled=$(python3 -c "print(round($(date +%s.%N) - $t0, 1))")
   canh_n=$($BIN/canh search 'event.dataset:netflow' --count --data "$D")
+  spilled=$(field "$D" index_spilled)
   kill -TERM $CANH; wait $CANH || true
 
   # nfcapd
@@ -47,5 +51,5 @@ for RATE in $RATES; do
   sleep 2
   kill -TERM $NF; wait $NF || true
   nf_n=$(nfdump -R "$O" -q -o csv 2>/dev/null | grep -c '^[0-9]' || true)
-  echo "rate $RATE flows/s ($sent): canh kept $canh_n of $N, nfcapd kept $nf_n of $N"
+  echo "rate $RATE flows/s ($sent): canh kept $canh_n of $N (indexed ${settled}s after sending ended, $spilled WAL records read back), nfcapd kept $nf_n of $N"
 done
