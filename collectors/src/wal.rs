@@ -458,6 +458,7 @@ pub fn read_after(
         let file_len = file.metadata().map_err(io_err(path))?.len();
         let mut r = BufReader::with_capacity(1 << 20, file);
         let mut at = 0u64;
+        let mut last_pos: Option<u64> = None;
         let mut header = [0u8; HEADER_LEN];
         while at + HEADER_LEN as u64 <= file_len {
             if read_full(&mut r, &mut header).map_err(io_err(path))? < HEADER_LEN {
@@ -473,6 +474,11 @@ pub fn read_after(
             if len > MAX_RECORD_BYTES || at + (HEADER_LEN + len) as u64 > file_len {
                 break;
             }
+            if last_pos.is_some_and(|p| pos <= p) {
+                // not a record this log wrote in order (e.g. a copy left by a failed write)
+                break;
+            }
+            last_pos = Some(pos);
             at += (HEADER_LEN + len) as u64;
             if pos > through {
                 return Ok(out);
@@ -612,6 +618,23 @@ mod tests {
         let r = read_after(d.path(), 1, 3, usize::MAX).unwrap();
         assert_eq!(r[0].kind, RecordKind::Datagrams);
         assert_eq!(r[1].kind, RecordKind::Events);
+    }
+
+    #[test]
+    fn read_after_stops_at_a_position_that_does_not_increase() {
+        let d = tempfile::tempdir().unwrap();
+        let (mut w, _) = Wal::open(d.path(), |_| {}).unwrap();
+        w.append_bytes(b"one").unwrap();
+        w.append_bytes(b"two").unwrap();
+        drop(w);
+        // a whole second copy of record 2 after it, as a failed write that could not be cut
+        // back and was retried would leave
+        let seg = last_segment(d.path()).unwrap();
+        let bytes = std::fs::read(&seg).unwrap();
+        let copy = bytes[bytes.len() - (HEADER_LEN + 3)..].to_vec();
+        append_garbage(&seg, &copy).unwrap();
+        let got = read_after(d.path(), 0, 10, usize::MAX).unwrap();
+        assert_eq!(got.iter().map(|r| r.pos).collect::<Vec<_>>(), [1, 2]);
     }
 
     fn open(dir: &Path) -> (Wal, Vec<Record>, Recovery) {

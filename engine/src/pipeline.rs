@@ -53,6 +53,10 @@ pub const MAX_WAL_BACKLOG_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 pub const READ_BACK_BYTES: usize = 32 * 1024 * 1024;
 /// How often the index thread looks for records the queue did not carry when it is idle.
 pub const READ_BACK_POLL: Duration = Duration::from_millis(50);
+/// Attempts (one a second) to read a WAL record back before it is skipped, logged and
+/// counted as an index error (it stays for the replay at the next start while its segment
+/// is kept).
+pub const READ_BACK_ATTEMPTS: u32 = 10;
 /// Distinct NetFlow listeners the decoding stage keeps template state for (the listeners of
 /// this engine and those named in its WAL).
 pub const MAX_FLOW_LISTENERS: usize = 256;
@@ -270,6 +274,9 @@ struct Flows {
     /// Counted into `cfg.stats` (off during replay: those records were counted when they came).
     count: bool,
     last_expire: Instant,
+    /// The latest receive time decoded: waiting data and templates expire by the stream's
+    /// time, so a lagging index or a replay after downtime expires nothing early.
+    latest: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Flows {
@@ -279,6 +286,7 @@ impl Flows {
             decoders: Default::default(),
             count: false,
             last_expire: Instant::now(),
+            latest: None,
         }
     }
 
@@ -288,6 +296,7 @@ impl Flows {
     fn events(&mut self, datagrams: &[Datagram]) -> Vec<Event> {
         let mut out = Vec::new();
         for d in datagrams {
+            self.latest = self.latest.max(Some(d.received));
             let stats = if self.count {
                 self.cfg.stats.iter().find(|s| s.url == d.listener)
             } else {
@@ -321,8 +330,9 @@ impl Flows {
                 &mut out,
             );
         }
-        if self.last_expire.elapsed() >= canh_collectors::listen::NETFLOW_EXPIRE_INTERVAL {
-            let now = chrono::Utc::now();
+        if self.last_expire.elapsed() >= canh_collectors::listen::NETFLOW_EXPIRE_INTERVAL
+            && let Some(now) = self.latest
+        {
             for dec in self.decoders.values_mut() {
                 out.extend(dec.expire(now).events);
             }
@@ -878,33 +888,51 @@ impl Indexer {
     }
 
     /// Reads records after `seen` through `through` back from the WAL and processes them.
+    /// Every position after the start is a record that was durable before it was handed on,
+    /// so only `seen + 1` is taken next: a record that cannot be read is retried
+    /// [`READ_BACK_ATTEMPTS`] times, then skipped as an index error — never passed silently.
     fn read_back(&mut self, through: u64) -> Result<(), Stop> {
+        let mut failures = 0;
         while self.seen < through {
-            let recs = match wal::read_after(&self.wal_dir, self.seen, through, READ_BACK_BYTES) {
-                Ok(r) => r,
-                Err(e) => {
-                    self.c.index_errors.fetch_add(1, Relaxed);
-                    error!(error = %e, "cannot read the WAL back; retrying in 1 s");
-                    std::thread::sleep(INDEX_RETRY);
-                    continue;
-                }
-            };
-            if recs.is_empty() {
-                // positions with no record (the log restarted above the committed position)
-                self.seen = through;
-                break;
-            }
-            for rec in recs {
-                match Durable::read(&self.wal_dir, &rec) {
-                    Ok(d) => self.process(rec.pos, d)?,
-                    Err(e) => {
-                        // written by another version: the replay at the next start reports
-                        // it and keeps the log aside
-                        self.c.index_errors.fetch_add(1, Relaxed);
-                        error!(error = %e, "skipping undecodable WAL record");
-                        self.seen = rec.pos;
+            let next = self.seen + 1;
+            let mut progressed = false;
+            match wal::read_after(&self.wal_dir, self.seen, through, READ_BACK_BYTES) {
+                Ok(recs) => {
+                    for rec in recs {
+                        if rec.pos != self.seen + 1 {
+                            break;
+                        }
+                        progressed = true;
+                        match Durable::read(&self.wal_dir, &rec) {
+                            Ok(d) => self.process(rec.pos, d)?,
+                            Err(e) => {
+                                // written by another version: the replay at the next start
+                                // reports it and keeps the log aside
+                                self.c.index_errors.fetch_add(1, Relaxed);
+                                error!(error = %e, "skipping undecodable WAL record");
+                                self.seen = rec.pos;
+                            }
+                        }
                     }
                 }
+                Err(e) => error!(error = %e, "cannot read the WAL back"),
+            }
+            if progressed {
+                failures = 0;
+                continue;
+            }
+            failures += 1;
+            self.c.index_errors.fetch_add(1, Relaxed);
+            if failures >= READ_BACK_ATTEMPTS {
+                error!(
+                    pos = next,
+                    "WAL record cannot be read back; skipped (it is replayed at the next start if its segment is still kept)"
+                );
+                self.seen = next;
+                failures = 0;
+            } else {
+                error!(pos = next, "WAL record not readable yet; retrying in 1 s");
+                std::thread::sleep(INDEX_RETRY);
             }
         }
         Ok(())
