@@ -193,25 +193,27 @@ impl Wal {
 
     /// Encodes, writes and fsyncs one batch; returns its position. Durable on return.
     pub fn append(&mut self, batch: &Batch) -> Result<u64, WalError> {
+        self.append_encoded(batch, RecordKind::Events)
+    }
+
+    /// Writes and fsyncs datagrams as one record of their own kind; returns its position.
+    pub fn append_datagrams(&mut self, datagrams: &[Datagram]) -> Result<u64, WalError> {
+        self.append_encoded(datagrams, RecordKind::Datagrams)
+    }
+
+    fn append_encoded<T: serde::Serialize + ?Sized>(
+        &mut self,
+        value: &T,
+        kind: RecordKind,
+    ) -> Result<u64, WalError> {
         // encode straight after a header placeholder in the reused buffer: no per-batch
         // allocation (batches are megabytes; fresh pages cost more than the encoding)
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         buf.resize(HEADER_LEN, 0);
-        let buf = postcard::to_extend(batch, buf).map_err(|e| WalError::Encode(e.to_string()))?;
+        let buf = postcard::to_extend(value, buf).map_err(|e| WalError::Encode(e.to_string()))?;
         self.buf = buf;
-        self.write_record(RecordKind::Events)
-    }
-
-    /// Writes and fsyncs datagrams as one record of their own kind; returns its position.
-    pub fn append_datagrams(&mut self, datagrams: &[Datagram]) -> Result<u64, WalError> {
-        let mut buf = std::mem::take(&mut self.buf);
-        buf.clear();
-        buf.resize(HEADER_LEN, 0);
-        let buf =
-            postcard::to_extend(datagrams, buf).map_err(|e| WalError::Encode(e.to_string()))?;
-        self.buf = buf;
-        self.write_record(RecordKind::Datagrams)
+        self.write_record(kind)
     }
 
     /// [`Wal::append`], retried every [`APPEND_RETRY`] while the disk fails (full, failing):

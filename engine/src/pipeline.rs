@@ -270,7 +270,8 @@ pub struct FlowDecoding {
 /// state is built exactly as the datagrams arrived.
 struct Flows {
     cfg: FlowDecoding,
-    decoders: std::collections::HashMap<String, Decoder>,
+    /// Per listener: its decoder and its counters (looked up once, not per datagram).
+    decoders: std::collections::HashMap<String, (Decoder, Option<Arc<NetflowStats>>)>,
     /// Counted into `cfg.stats` (off during replay: those records were counted when they came).
     count: bool,
     last_expire: Instant,
@@ -297,15 +298,11 @@ impl Flows {
         let mut out = Vec::new();
         for d in datagrams {
             self.latest = self.latest.max(Some(d.received));
-            let stats = if self.count {
-                self.cfg.stats.iter().find(|s| s.url == d.listener)
-            } else {
-                None
-            };
             if !self.decoders.contains_key(&d.listener) {
+                let stats = self.cfg.stats.iter().find(|s| s.url == d.listener).cloned();
                 if self.decoders.len() >= MAX_FLOW_LISTENERS {
                     // never reached by one engine's own WAL; keep the record raw, counted
-                    if let Some(s) = stats {
+                    if let Some(s) = stats.filter(|_| self.count) {
                         s.record(
                             d.peer.ip(),
                             &canh_collectors::stats::ExporterStats {
@@ -317,23 +314,24 @@ impl Flows {
                     out.push(raw_datagram_event(d));
                     continue;
                 }
-                self.decoders.insert(d.listener.clone(), Decoder::default());
+                self.decoders
+                    .insert(d.listener.clone(), (Decoder::default(), stats));
             }
-            let dec = self.decoders.get_mut(&d.listener).expect("inserted above");
+            let (dec, stats) = self.decoders.get_mut(&d.listener).expect("inserted above");
             canh_collectors::listen::decode_netflow(
                 dec,
                 &d.data,
                 d.peer,
                 d.received,
                 &d.listener,
-                stats.map(|s| &**s),
+                stats.as_deref().filter(|_| self.count),
                 &mut out,
             );
         }
         if self.last_expire.elapsed() >= canh_collectors::listen::NETFLOW_EXPIRE_INTERVAL
             && let Some(now) = self.latest
         {
-            for dec in self.decoders.values_mut() {
+            for (dec, _) in self.decoders.values_mut() {
                 out.extend(dec.expire(now).events);
             }
             self.last_expire = Instant::now();
