@@ -20,7 +20,7 @@ use std::fs;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use canh_collectors::netflow::{DecodeStats, Decoder, Limits, fields};
+use canh_collectors::netflow::{DecodeStats, Decoder, FlowView, Limits, fields};
 use canh_core::{Event, Value, field};
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value as Json;
@@ -1019,7 +1019,7 @@ fn typed_flow_records_agree_with_events() {
                 exporter(),
                 received(),
                 "udp://127.0.0.1:2055",
-                &mut |f| {
+                &mut |f: &FlowView<'_>| {
                     assert_eq!(f.exporter, exporter());
                     flows.push((*f.record, f.raw.to_vec(), f.version, f.template_id));
                 },
@@ -1056,40 +1056,40 @@ fn typed_flow_records_agree_with_events() {
                 Some(Value::Ip(ip)) => Some(*ip),
                 _ => None,
             };
-            assert_eq!(f.source_ip, ip(field::SOURCE_IP), "{at}: source.ip");
+            assert_eq!(f.source_ip(), ip(field::SOURCE_IP), "{at}: source.ip");
             assert_eq!(
-                f.destination_ip,
+                f.destination_ip(),
                 ip(field::DESTINATION_IP),
                 "{at}: destination.ip"
             );
             assert_eq!(
-                f.source_port,
+                f.source_port().map(u64::from),
                 uint(ev, field::SOURCE_PORT),
                 "{at}: source.port"
             );
             assert_eq!(
-                f.destination_port,
+                f.destination_port().map(u64::from),
                 uint(ev, field::DESTINATION_PORT),
                 "{at}"
             );
             assert_eq!(
-                f.protocol.map(|p| p.to_string()).as_deref(),
+                f.protocol().map(|p| p.to_string()).as_deref(),
                 ev.get_str(field::NETWORK_IANA_NUMBER),
                 "{at}: protocol"
             );
             assert_eq!(
-                f.bytes,
+                f.bytes(),
                 uint(ev, field::NETWORK_BYTES),
                 "{at}: network.bytes"
             );
             assert_eq!(
-                f.packets,
+                f.packets(),
                 uint(ev, field::NETWORK_PACKETS),
                 "{at}: network.packets"
             );
-            if f.rate.is_some() {
+            if f.rate().is_some() {
                 assert_eq!(
-                    f.raw_bytes,
+                    f.raw_bytes(),
                     uint(ev, field::NETFLOW_RAW_BYTES),
                     "{at}: raw bytes"
                 );
@@ -1106,13 +1106,13 @@ fn typed_flow_records_agree_with_events() {
                 "{at}: end"
             );
             assert_eq!(
-                f.tcp_flags.map(i64::from),
+                f.tcp_flags().map(i64::from),
                 ev.get(field::NETFLOW_TCP_CONTROL_BITS)
                     .and_then(Value::as_i64),
                 "{at}: tcp flags"
             );
             assert_eq!(
-                f.ingress_interface.map(|i| i.to_string()).as_deref(),
+                f.ingress_interface().map(|i| i.to_string()).as_deref(),
                 ev.get_str(field::OBSERVER_INGRESS_INTERFACE_ID),
                 "{at}: ingress"
             );

@@ -8,7 +8,7 @@ use nom::Parser;
 use nom::number::complete::{be_u16, be_u32};
 
 use super::templates::{FieldSpec, Header, Template};
-use super::{Call, DecodeError, Decoder, all_zero, be16};
+use super::{Call, DecodeError, Decoder, Sink, all_zero, be16};
 
 pub const HEADER_LEN: usize = 16;
 /// Set ids of template and options template sets; as template ids in a withdrawal they mean
@@ -23,9 +23,9 @@ fn header(i: &[u8]) -> IResult<&[u8], (u16, u32, u32, u32)> {
 }
 
 /// Decodes the IPFIX message at `pos`; returns where it ends.
-pub(crate) fn decode(
+pub(crate) fn decode<S: ?Sized + Sink>(
     dec: &mut Decoder,
-    call: &mut Call<'_>,
+    call: &mut Call<'_, S>,
     buf: &[u8],
     pos: usize,
 ) -> Result<usize, DecodeError> {
@@ -54,7 +54,7 @@ pub(crate) fn decode(
         sequence,
         v5_sampling: None,
     };
-    dec.begin_packet(call, &h);
+    dec.begin_packet(call, (h.version, h.domain), h.sequence, None);
     let msg = &rest[..length];
     let mut p = HEADER_LEN;
     // RFC 7011 §3.1: the sequence number counts data records sent before this message
@@ -143,9 +143,9 @@ fn field_spec(b: &[u8], p: usize) -> Option<(FieldSpec, usize)> {
 }
 
 /// Template (or options template) records of one set, withdrawals included.
-fn templates(
+fn templates<S: ?Sized + Sink>(
     dec: &mut Decoder,
-    call: &mut Call<'_>,
+    call: &mut Call<'_, S>,
     h: &Header,
     body: &[u8],
     offset: usize,

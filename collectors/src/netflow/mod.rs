@@ -55,7 +55,7 @@ use chrono::{DateTime, Utc};
 
 use record::Ctx;
 pub use record::FlowRecord;
-use templates::{Header, Pending, State, Template, TplKey};
+use templates::{ExporterOptions, Header, Pending, State, Template, TplKey};
 pub use templates::{Limits, Rate, Usage};
 
 /// A forward jump in sequence numbers larger than this is taken as an exporter restart or
@@ -231,11 +231,18 @@ pub struct FlowView<'a> {
     pub raw: &'a [u8],
 }
 
-/// Where flow records go: events, or a caller's function.
-type FlowSink<'a> = &'a mut dyn FnMut(FlowView<'_>);
+/// What a caller of [`Decoder::decode_flows`] hands flow records to. The decoder is generic
+/// over it, so a closure's body is compiled into the record loops instead of being called
+/// through a pointer per record.
+pub(crate) trait Sink: FnMut(&FlowView<'_>) {}
+
+impl<F: ?Sized + FnMut(&FlowView<'_>)> Sink for F {}
+
+/// The sink type of [`Decoder::decode`], which builds events and never calls one.
+type NoSink = dyn FnMut(&FlowView<'_>);
 
 /// One `decode` call: where the datagram came from and what has come out of it so far.
-pub(crate) struct Call<'a> {
+pub(crate) struct Call<'a, S: ?Sized> {
     pub exporter: SocketAddr,
     pub received: DateTime<Utc>,
     pub listener: &'a str,
@@ -243,10 +250,22 @@ pub(crate) struct Call<'a> {
     /// Records decoded in this call (bounded by [`Limits::max_records_per_datagram`]).
     pub records: usize,
     /// `None`: flow records become events in `out`.
-    sink: Option<FlowSink<'a>>,
+    sink: Option<&'a mut S>,
 }
 
-impl Call<'_> {
+impl<S: ?Sized> Call<'_, S> {
+    /// Keeps the data sets of an evicted exporter raw, counted as expired.
+    #[cold]
+    fn evicted(&mut self, evicted: Vec<Pending>) {
+        for p in evicted {
+            let err = DecodeError::ExporterEvicted { id: p.key.id };
+            self.out
+                .events
+                .push(raw_event(p.exporter, p.received, &p.listener, p.data, &err));
+            self.out.stats.pending_expired += 1;
+        }
+    }
+
     /// Keeps `bytes` as a raw event with `err` as the reason, and counts it.
     pub fn unparsed(&mut self, bytes: &[u8], err: DecodeError) {
         let ev = raw_event(
@@ -332,29 +351,29 @@ impl Decoder {
         received: DateTime<Utc>,
         listener: &str,
     ) -> Decoded {
-        self.run(datagram, (exporter, received, listener), None)
+        self.run::<NoSink>(datagram, (exporter, received, listener), None)
     }
 
     /// Decodes like [`Decoder::decode`] but hands each flow record to `sink` as a
     /// [`FlowView`] instead of building its event: the typed stage alone, for callers that
     /// need only the ECS view of flows. Options records, undecodable bytes and counters come
     /// back as from `decode`; `stats.records` counts the records handed to `sink`.
-    pub fn decode_flows(
+    pub fn decode_flows<F: FnMut(&FlowView<'_>)>(
         &mut self,
         datagram: &[u8],
         exporter: SocketAddr,
         received: DateTime<Utc>,
         listener: &str,
-        sink: &mut dyn FnMut(FlowView<'_>),
+        sink: &mut F,
     ) -> Decoded {
         self.run(datagram, (exporter, received, listener), Some(sink))
     }
 
-    fn run<'a>(
+    fn run<'a, S: ?Sized + Sink>(
         &mut self,
         datagram: &[u8],
         (exporter, received, listener): (SocketAddr, DateTime<Utc>, &'a str),
-        sink: Option<FlowSink<'a>>,
+        sink: Option<&'a mut S>,
     ) -> Decoded {
         let mut call = Call {
             exporter,
@@ -425,25 +444,54 @@ impl Decoder {
     }
 
     /// Called once per export packet header: makes sure the exporter has state, counts the
-    /// packet and compares its sequence number with the one expected.
-    pub(crate) fn begin_packet(&mut self, call: &mut Call<'_>, h: &Header) {
+    /// packet and compares its sequence number with the one expected for its version and
+    /// domain (`key`). When the header alone
+    /// tells which sequence number the exporter's next packet carries (v5, v9), `next` records
+    /// it in the same lookup; otherwise [`Decoder::next_sequence`] does once the records are
+    /// read. Returns the exporter's options.
+    pub(crate) fn begin_packet<S: ?Sized + Sink>(
+        &mut self,
+        call: &mut Call<'_, S>,
+        key: (u16, u32),
+        sequence: u32,
+        next: Option<u32>,
+    ) -> &ExporterOptions {
         call.out.stats.packets += 1;
         let mut evicted = Vec::new();
         let e = self
             .state
             .exporter(call.exporter, call.received, &mut evicted);
-        if let Some(expected) = e.seq.get(&(h.version, h.domain)).and_then(|s| s.expected) {
-            let gap = h.sequence.wrapping_sub(expected);
+        let expected = match next {
+            Some(_) if e.seq.len() < templates::MAX_DOMAINS_PER_EXPORTER => {
+                let slot = e.seq.entry(key).or_default();
+                std::mem::replace(&mut slot.expected, next)
+            }
+            Some(_) => e
+                .seq
+                .get_mut(&key)
+                .and_then(|slot| std::mem::replace(&mut slot.expected, next)),
+            None => e.seq.get(&key).and_then(|slot| slot.expected),
+        };
+        if let Some(expected) = expected {
+            let gap = sequence.wrapping_sub(expected);
             if gap != 0 && gap <= MAX_COUNTED_SEQUENCE_GAP {
                 call.out.stats.sequence_gaps += u64::from(gap);
             }
         }
-        self.emit_evicted(call, evicted);
+        if !evicted.is_empty() {
+            call.evicted(evicted);
+        }
+        &e.options
     }
 
     /// Records the sequence number the next packet of this exporter and domain should carry
     /// (`None`: unknown, e.g. some records waited for a template and could not be counted).
-    pub(crate) fn next_sequence(&mut self, call: &Call<'_>, h: &Header, next: Option<u32>) {
+    pub(crate) fn next_sequence<S: ?Sized + Sink>(
+        &mut self,
+        call: &Call<'_, S>,
+        h: &Header,
+        next: Option<u32>,
+    ) {
         let Some(e) = self.state.get_mut(call.exporter) else {
             return;
         };
@@ -453,19 +501,14 @@ impl Decoder {
         }
     }
 
-    fn emit_evicted(&mut self, call: &mut Call<'_>, evicted: Vec<Pending>) {
-        for p in evicted {
-            let err = DecodeError::ExporterEvicted { id: p.key.id };
-            call.out
-                .events
-                .push(raw_event(p.exporter, p.received, &p.listener, p.data, &err));
-            call.out.stats.pending_expired += 1;
-        }
-    }
-
     /// Stores a template read from packet `h` (see [`Decoder::decode_ready`] for the data that
     /// waited for it).
-    pub(crate) fn store_template(&mut self, call: &mut Call<'_>, h: &Header, tpl: Template) {
+    pub(crate) fn store_template<S: ?Sized + Sink>(
+        &mut self,
+        call: &mut Call<'_, S>,
+        h: &Header,
+        tpl: Template,
+    ) {
         let key = TplKey {
             version: h.version,
             domain: h.domain,
@@ -477,12 +520,12 @@ impl Decoder {
             .store(call.exporter, key, tpl, call.received, &mut evicted);
         call.out.stats.template_records += 1;
         call.out.stats.templates_evicted += out.evicted;
-        self.emit_evicted(call, evicted);
+        call.evicted(evicted);
     }
 
     /// Decodes the data sets that waited for templates which are now known, in the order
     /// they arrived. Called after each set of templates.
-    pub(crate) fn decode_ready(&mut self, call: &mut Call<'_>) {
+    pub(crate) fn decode_ready<S: ?Sized + Sink>(&mut self, call: &mut Call<'_, S>) {
         for (p, tpl) in self.state.take_ready(call.exporter, call.received) {
             let n =
                 self.decode_records(call, (p.received, &p.listener), &p.header, &tpl, &p.data, 0);
@@ -491,9 +534,9 @@ impl Decoder {
     }
 
     /// IPFIX template withdrawal (RFC 7011 §8.1).
-    pub(crate) fn withdraw(
+    pub(crate) fn withdraw<S: ?Sized + Sink>(
         &mut self,
-        call: &mut Call<'_>,
+        call: &mut Call<'_, S>,
         h: &Header,
         id: Option<u16>,
         options: bool,
@@ -506,9 +549,9 @@ impl Decoder {
 
     /// Decodes a data set with the template it names, or queues it to wait for the template.
     /// Returns the records decoded now, `None` when the set waits (or could not wait).
-    pub(crate) fn data_set(
+    pub(crate) fn data_set<S: ?Sized + Sink>(
         &mut self,
-        call: &mut Call<'_>,
+        call: &mut Call<'_, S>,
         h: &Header,
         set_id: u16,
         body: &[u8],
@@ -552,27 +595,27 @@ impl Decoder {
         None
     }
 
-    /// Hands the records of a v5 packet to the call's sink, each resolved from its fixed
-    /// offsets (see [`record::V5Packet`]); counts and limits them as [`Decoder::decode_records`]
-    /// does. Without a sink (events wanted), does nothing and returns `false`.
-    pub(crate) fn sink_v5_records(
-        &mut self,
-        call: &mut Call<'_>,
-        h: &Header,
+    /// Hands the records of a v5 packet to the call's sink, each filled from its fixed offsets
+    /// into one reused record (see [`record::V5Packet`]); counts and limits them as
+    /// [`Decoder::decode_records`] does.
+    pub(crate) fn sink_v5_records<S: ?Sized + Sink>(
+        &self,
+        call: &mut Call<'_, S>,
+        packet: &record::V5Packet,
         body: &[u8],
         offset: usize,
-    ) -> bool {
+    ) {
         let max_records = self.state.limits.max_records_per_datagram;
         let (exporter, records) = (call.exporter, call.records);
-        let (Some(sink), Some(e)) = (call.sink.as_mut(), self.state.get_mut(exporter)) else {
-            return call.sink.is_some();
+        let Some(sink) = call.sink.as_mut() else {
+            return;
         };
-        let packet = record::V5Packet::new(h, &e.options);
         let n = (body.len() / v5::RECORD_LEN).min(max_records.saturating_sub(records));
         let (taken, rest) = body.split_at(n * v5::RECORD_LEN);
+        let mut flow = packet.record();
         for rec in taken.as_chunks::<{ v5::RECORD_LEN }>().0 {
-            let flow = packet.resolve(rec);
-            sink(FlowView {
+            packet.fill(rec, &mut flow);
+            sink(&FlowView {
                 record: &flow,
                 exporter,
                 version: 5,
@@ -591,13 +634,12 @@ impl Decoder {
                 },
             );
         }
-        true
     }
 
     /// Decodes the records of one data set; returns how many.
-    fn decode_records(
+    fn decode_records<S: ?Sized + Sink>(
         &mut self,
-        call: &mut Call<'_>,
+        call: &mut Call<'_, S>,
         (received, listener): (DateTime<Utc>, &str),
         h: &Header,
         tpl: &Template,
@@ -674,7 +716,7 @@ impl Decoder {
                 call.out.stats.records += 1;
                 record::resolve(h, tpl, raw, &values, &e.options, &mut resolved);
                 match call.sink.as_mut() {
-                    Some(sink) => sink(FlowView {
+                    Some(sink) => sink(&FlowView {
                         record: &resolved.flow,
                         exporter: call.exporter,
                         version: h.version,

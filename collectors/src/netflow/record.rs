@@ -8,7 +8,7 @@
 //! teach the exporter's state what they say: sampling rates, interface names and the
 //! exporter's boot time ([`learn_options`]).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use canh_core::{Dataset, Event, Origin, Value, field};
 use chrono::{DateTime, Utc};
@@ -107,48 +107,341 @@ const PACKET_COUNTERS: [u16; 3] = [
 /// options (sampling, boot time): the typed stage of decoding, before the record becomes an
 /// [`Event`]. [`Decoder::decode_flows`](super::Decoder::decode_flows) hands these out without
 /// building events; [`Decoder::decode`](super::Decoder::decode) builds the event from one.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+///
+/// The record is compact (144 bytes, no `Option` per slot): values sit at their natural width
+/// and one bit set says which are there, so the v5 path rewrites only the dozen slots a v5
+/// record fills (see [`V5Packet`]). Read it through its methods; `None` means the record did
+/// not say.
+#[derive(Default, Clone, Copy)]
 pub struct FlowRecord {
-    pub source_ip: Option<IpAddr>,
-    pub destination_ip: Option<IpAddr>,
-    pub source_port: Option<u64>,
-    pub destination_port: Option<u64>,
-    /// IANA protocol number.
-    pub protocol: Option<u8>,
-    /// `network.bytes` and `network.packets`: the best counter of each (both directions of a
-    /// biflow summed), scaled by `rate`.
-    pub bytes: Option<u64>,
-    pub packets: Option<u64>,
-    /// The same counters as exported, before sampling.
-    pub raw_bytes: Option<u64>,
-    pub raw_packets: Option<u64>,
-    /// The sampling rate that applied, if any.
-    pub rate: Option<Rate>,
-    /// `event.start` and `event.end`, in nanoseconds since the Unix epoch.
-    pub start_ns: Option<i64>,
-    pub end_ns: Option<i64>,
-    pub tcp_flags: Option<u16>,
-    pub ingress_interface: Option<u64>,
-    pub egress_interface: Option<u64>,
-    /// `true` for IPv6, `false` for IPv4 (from the addresses, else ipVersion).
-    pub ipv6: Option<bool>,
-    /// The translated (post-NAT) addresses and ports, where they differ from the flow's own.
-    pub source_nat_ip: Option<IpAddr>,
-    pub source_nat_port: Option<u64>,
-    pub destination_nat_ip: Option<IpAddr>,
-    pub destination_nat_port: Option<u64>,
-    /// firewallEvent (IANA 233, Cisco ASA 40005): 1 created, 2 deleted, 3 denied, 4 alert,
-    /// 5 update.
-    pub firewall_event: Option<u8>,
+    /// Addresses as their bytes: an IPv4 address in the first 4 (the rest zero).
+    src: [u8; 16],
+    dst: [u8; 16],
+    nat_src: [u8; 16],
+    nat_dst: [u8; 16],
+    /// The counters as exported, before sampling.
+    raw_bytes: u64,
+    raw_packets: u64,
+    start_ns: i64,
+    end_ns: i64,
+    ingress: u64,
+    egress: u64,
+    /// The sampling rate as `num / den`; `den == 0`: no sampling applied.
+    rate_num: u64,
+    rate_den: u64,
+    src_port: u16,
+    dst_port: u16,
+    nat_src_port: u16,
+    nat_dst_port: u16,
+    tcp_flags: u16,
+    protocol: u8,
+    firewall_event: u8,
+    /// Which slots hold a value ([`has`] bits).
+    has: u32,
+}
+
+/// Bits of [`FlowRecord::has`].
+mod has {
+    pub const SRC: u32 = 1;
+    pub const SRC_V6: u32 = 1 << 1;
+    pub const DST: u32 = 1 << 2;
+    pub const DST_V6: u32 = 1 << 3;
+    pub const NAT_SRC: u32 = 1 << 4;
+    pub const NAT_SRC_V6: u32 = 1 << 5;
+    pub const NAT_DST: u32 = 1 << 6;
+    pub const NAT_DST_V6: u32 = 1 << 7;
+    pub const SRC_PORT: u32 = 1 << 8;
+    pub const DST_PORT: u32 = 1 << 9;
+    pub const NAT_SRC_PORT: u32 = 1 << 10;
+    pub const NAT_DST_PORT: u32 = 1 << 11;
+    pub const PROTOCOL: u32 = 1 << 12;
+    pub const BYTES: u32 = 1 << 13;
+    pub const PACKETS: u32 = 1 << 14;
+    pub const START: u32 = 1 << 15;
+    pub const END: u32 = 1 << 16;
+    pub const TCP_FLAGS: u32 = 1 << 17;
+    pub const INGRESS: u32 = 1 << 18;
+    pub const EGRESS: u32 = 1 << 19;
+    pub const FIREWALL_EVENT: u32 = 1 << 20;
+    /// The IP version is known ([`IPV6`] says which).
+    pub const IP_VERSION: u32 = 1 << 21;
+    pub const IPV6: u32 = 1 << 22;
+}
+
+/// An address slot's bytes.
+fn addr_bytes(ip: IpAddr) -> [u8; 16] {
+    match ip {
+        IpAddr::V4(a) => {
+            let mut b = [0; 16];
+            b[..4].copy_from_slice(&a.octets());
+            b
+        }
+        IpAddr::V6(a) => a.octets(),
+    }
 }
 
 impl FlowRecord {
-    pub fn start(&self) -> Option<DateTime<Utc>> {
-        self.start_ns.map(DateTime::from_timestamp_nanos)
+    #[inline]
+    fn is(&self, bit: u32) -> bool {
+        self.has & bit != 0
     }
 
+    #[inline]
+    fn when<T>(&self, bit: u32, v: T) -> Option<T> {
+        self.is(bit).then_some(v)
+    }
+
+    #[inline]
+    fn addr(&self, bit: u32, v6: u32, b: &[u8; 16]) -> Option<IpAddr> {
+        if !self.is(bit) {
+            return None;
+        }
+        Some(if self.is(v6) {
+            IpAddr::V6(Ipv6Addr::from(*b))
+        } else {
+            IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]))
+        })
+    }
+
+    fn put_addr(&mut self, bit: u32, v6: u32, ip: Option<IpAddr>) -> [u8; 16] {
+        self.has &= !(bit | v6);
+        let Some(ip) = ip else { return [0; 16] };
+        self.has |= bit | if ip.is_ipv6() { v6 } else { 0 };
+        addr_bytes(ip)
+    }
+
+    fn put<T: Default>(&mut self, bit: u32, v: Option<T>) -> T {
+        match v {
+            Some(v) => {
+                self.has |= bit;
+                v
+            }
+            None => {
+                self.has &= !bit;
+                T::default()
+            }
+        }
+    }
+
+    #[inline]
+    pub fn source_ip(&self) -> Option<IpAddr> {
+        self.addr(has::SRC, has::SRC_V6, &self.src)
+    }
+
+    #[inline]
+    pub fn destination_ip(&self) -> Option<IpAddr> {
+        self.addr(has::DST, has::DST_V6, &self.dst)
+    }
+
+    #[inline]
+    pub fn source_port(&self) -> Option<u16> {
+        self.when(has::SRC_PORT, self.src_port)
+    }
+
+    #[inline]
+    pub fn destination_port(&self) -> Option<u16> {
+        self.when(has::DST_PORT, self.dst_port)
+    }
+
+    /// IANA protocol number.
+    #[inline]
+    pub fn protocol(&self) -> Option<u8> {
+        self.when(has::PROTOCOL, self.protocol)
+    }
+
+    /// `network.bytes`: the best byte counter (both directions of a biflow summed), scaled
+    /// by [`FlowRecord::rate`].
+    #[inline]
+    pub fn bytes(&self) -> Option<u64> {
+        self.raw_bytes().map(|n| self.scaled(n))
+    }
+
+    /// `network.packets`, as [`FlowRecord::bytes`].
+    #[inline]
+    pub fn packets(&self) -> Option<u64> {
+        self.raw_packets().map(|n| self.scaled(n))
+    }
+
+    #[inline]
+    fn scaled(&self, n: u64) -> u64 {
+        self.rate().map_or(n, |r| r.apply(n))
+    }
+
+    /// The byte counter as exported, before sampling.
+    #[inline]
+    pub fn raw_bytes(&self) -> Option<u64> {
+        self.when(has::BYTES, self.raw_bytes)
+    }
+
+    #[inline]
+    pub fn raw_packets(&self) -> Option<u64> {
+        self.when(has::PACKETS, self.raw_packets)
+    }
+
+    /// The sampling rate that applied, if any.
+    #[inline]
+    pub fn rate(&self) -> Option<Rate> {
+        (self.rate_den != 0).then_some(Rate {
+            num: self.rate_num,
+            den: self.rate_den,
+        })
+    }
+
+    /// `event.start`, in nanoseconds since the Unix epoch.
+    #[inline]
+    pub fn start_ns(&self) -> Option<i64> {
+        self.when(has::START, self.start_ns)
+    }
+
+    /// `event.end`, in nanoseconds since the Unix epoch.
+    #[inline]
+    pub fn end_ns(&self) -> Option<i64> {
+        self.when(has::END, self.end_ns)
+    }
+
+    #[inline]
+    pub fn start(&self) -> Option<DateTime<Utc>> {
+        self.start_ns().map(DateTime::from_timestamp_nanos)
+    }
+
+    #[inline]
     pub fn end(&self) -> Option<DateTime<Utc>> {
-        self.end_ns.map(DateTime::from_timestamp_nanos)
+        self.end_ns().map(DateTime::from_timestamp_nanos)
+    }
+
+    #[inline]
+    pub fn tcp_flags(&self) -> Option<u16> {
+        self.when(has::TCP_FLAGS, self.tcp_flags)
+    }
+
+    #[inline]
+    pub fn ingress_interface(&self) -> Option<u64> {
+        self.when(has::INGRESS, self.ingress)
+    }
+
+    #[inline]
+    pub fn egress_interface(&self) -> Option<u64> {
+        self.when(has::EGRESS, self.egress)
+    }
+
+    /// `true` for IPv6, `false` for IPv4 (from the addresses, else ipVersion).
+    #[inline]
+    pub fn ipv6(&self) -> Option<bool> {
+        self.when(has::IP_VERSION, self.is(has::IPV6))
+    }
+
+    /// The translated (post-NAT) source address, where it differs from the flow's own.
+    #[inline]
+    pub fn source_nat_ip(&self) -> Option<IpAddr> {
+        self.addr(has::NAT_SRC, has::NAT_SRC_V6, &self.nat_src)
+    }
+
+    #[inline]
+    pub fn source_nat_port(&self) -> Option<u16> {
+        self.when(has::NAT_SRC_PORT, self.nat_src_port)
+    }
+
+    #[inline]
+    pub fn destination_nat_ip(&self) -> Option<IpAddr> {
+        self.addr(has::NAT_DST, has::NAT_DST_V6, &self.nat_dst)
+    }
+
+    #[inline]
+    pub fn destination_nat_port(&self) -> Option<u16> {
+        self.when(has::NAT_DST_PORT, self.nat_dst_port)
+    }
+
+    /// firewallEvent (IANA 233, Cisco ASA 40005): 1 created, 2 deleted, 3 denied, 4 alert,
+    /// 5 update.
+    #[inline]
+    pub fn firewall_event(&self) -> Option<u8> {
+        self.when(has::FIREWALL_EVENT, self.firewall_event)
+    }
+
+    /// Everything the record says, as its methods say it (equality and `Debug` go by this,
+    /// not by the bytes of empty slots).
+    #[allow(clippy::type_complexity)]
+    fn parts(
+        &self,
+    ) -> (
+        [Option<IpAddr>; 4],
+        [Option<u16>; 4],
+        [Option<u64>; 6],
+        [Option<i64>; 2],
+        (
+            Option<u8>,
+            Option<u8>,
+            Option<u16>,
+            Option<bool>,
+            Option<Rate>,
+        ),
+    ) {
+        (
+            [
+                self.source_ip(),
+                self.destination_ip(),
+                self.source_nat_ip(),
+                self.destination_nat_ip(),
+            ],
+            [
+                self.source_port(),
+                self.destination_port(),
+                self.source_nat_port(),
+                self.destination_nat_port(),
+            ],
+            [
+                self.bytes(),
+                self.packets(),
+                self.raw_bytes(),
+                self.raw_packets(),
+                self.ingress_interface(),
+                self.egress_interface(),
+            ],
+            [self.start_ns(), self.end_ns()],
+            (
+                self.protocol(),
+                self.firewall_event(),
+                self.tcp_flags(),
+                self.ipv6(),
+                self.rate(),
+            ),
+        )
+    }
+}
+
+impl PartialEq for FlowRecord {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for FlowRecord {}
+
+impl std::fmt::Debug for FlowRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlowRecord")
+            .field("source_ip", &self.source_ip())
+            .field("destination_ip", &self.destination_ip())
+            .field("source_port", &self.source_port())
+            .field("destination_port", &self.destination_port())
+            .field("protocol", &self.protocol())
+            .field("bytes", &self.bytes())
+            .field("packets", &self.packets())
+            .field("raw_bytes", &self.raw_bytes())
+            .field("raw_packets", &self.raw_packets())
+            .field("rate", &self.rate())
+            .field("start_ns", &self.start_ns())
+            .field("end_ns", &self.end_ns())
+            .field("tcp_flags", &self.tcp_flags())
+            .field("ingress_interface", &self.ingress_interface())
+            .field("egress_interface", &self.egress_interface())
+            .field("ipv6", &self.ipv6())
+            .field("source_nat_ip", &self.source_nat_ip())
+            .field("source_nat_port", &self.source_nat_port())
+            .field("destination_nat_ip", &self.destination_nat_ip())
+            .field("destination_nat_port", &self.destination_nat_port())
+            .field("firewall_event", &self.firewall_event())
+            .finish()
     }
 }
 
@@ -222,8 +515,8 @@ impl<const N: usize> Counters<N> {
 struct Flow {
     src: Option<IpAddr>,
     dst: Option<IpAddr>,
-    src_port: Option<u64>,
-    dst_port: Option<u64>,
+    src_port: Option<u16>,
+    dst_port: Option<u16>,
     proto: Option<u8>,
     bytes: Counters<4>,
     packets: Counters<3>,
@@ -256,8 +549,8 @@ struct Flow {
     ip_version: Option<u64>,
     nat_src: Option<IpAddr>,
     nat_dst: Option<IpAddr>,
-    nat_src_port: Option<u64>,
-    nat_dst_port: Option<u64>,
+    nat_src_port: Option<u16>,
+    nat_dst_port: Option<u16>,
     firewall_event: Option<u8>,
 }
 
@@ -521,12 +814,12 @@ fn step(f: &mut Flow, r: &mut Resolved, k: u16, role: Role, v: &[u8]) {
                 r.consume(usize::from(k));
             }
         }
-        (Role::SrcPort, Some(p)) if f.src_port.is_none() => {
-            f.src_port = Some(p);
+        (Role::SrcPort, Some(p)) if f.src_port.is_none() && p <= u64::from(u16::MAX) => {
+            f.src_port = Some(p as u16);
             r.consume(usize::from(k));
         }
-        (Role::DstPort, Some(p)) if f.dst_port.is_none() => {
-            f.dst_port = Some(p);
+        (Role::DstPort, Some(p)) if f.dst_port.is_none() && p <= u64::from(u16::MAX) => {
+            f.dst_port = Some(p as u16);
             r.consume(usize::from(k));
         }
         (Role::Proto, Some(p)) if f.proto.is_none() && p <= 255 => {
@@ -592,8 +885,12 @@ fn step(f: &mut Flow, r: &mut Resolved, k: u16, role: Role, v: &[u8]) {
                 put_addr(&mut f.nat_dst, ip);
             }
         }
-        (Role::NatSrcPort, Some(p)) if p != 0 => f.nat_src_port = f.nat_src_port.or(Some(p)),
-        (Role::NatDstPort, Some(p)) if p != 0 => f.nat_dst_port = f.nat_dst_port.or(Some(p)),
+        (Role::NatSrcPort, Some(p)) if p != 0 && p <= u64::from(u16::MAX) => {
+            f.nat_src_port = f.nat_src_port.or(Some(p as u16));
+        }
+        (Role::NatDstPort, Some(p)) if p != 0 && p <= u64::from(u16::MAX) => {
+            f.nat_dst_port = f.nat_dst_port.or(Some(p as u16));
+        }
         (Role::FirewallEvent, Some(e)) if e != 0 && e <= 255 => {
             f.firewall_event = f.firewall_event.or(Some(e as u8));
         }
@@ -651,13 +948,6 @@ fn finish(h: &Header, f: &Flow, opts: &ExporterOptions) -> FlowRecord {
     let rate = own_rate(f)
         .or_else(|| f.sampler.and_then(|s| opts.samplers.get(&s).copied()))
         .or_else(|| packet_rate(h, opts));
-    let (bytes, packets) = match rate {
-        Some(r) => (
-            raw_bytes.map(|b| r.apply(b)),
-            raw_packets.map(|p| r.apply(p)),
-        ),
-        None => (raw_bytes, raw_packets),
-    };
     let ipv6 = f
         .src
         .or(f.dst)
@@ -699,83 +989,154 @@ fn finish(h: &Header, f: &Flow, opts: &ExporterOptions) -> FlowRecord {
             _ => {}
         }
     }
-    FlowRecord {
-        source_ip: f.src,
-        destination_ip: f.dst,
-        source_port: f.src_port,
-        destination_port: f.dst_port,
-        protocol: f.proto,
-        bytes,
-        packets,
-        raw_bytes,
-        raw_packets,
-        rate,
-        start_ns: start,
-        end_ns: end,
-        tcp_flags: f.tcp_flags,
-        ingress_interface: f.ingress,
-        egress_interface: f.egress,
-        ipv6,
-        source_nat_ip: f
-            .nat_src
-            .filter(|ip| !ip.is_unspecified() && Some(*ip) != f.src),
-        source_nat_port: f.nat_src_port.filter(|p| Some(*p) != f.src_port),
-        destination_nat_ip: f
-            .nat_dst
-            .filter(|ip| !ip.is_unspecified() && Some(*ip) != f.dst),
-        destination_nat_port: f.nat_dst_port.filter(|p| Some(*p) != f.dst_port),
-        firewall_event: f.firewall_event,
+    let mut r = FlowRecord::default();
+    if let Some(rate) = rate {
+        (r.rate_num, r.rate_den) = (rate.num, rate.den);
     }
+    r.src = r.put_addr(has::SRC, has::SRC_V6, f.src);
+    r.dst = r.put_addr(has::DST, has::DST_V6, f.dst);
+    r.nat_src = r.put_addr(
+        has::NAT_SRC,
+        has::NAT_SRC_V6,
+        f.nat_src
+            .filter(|ip| !ip.is_unspecified() && Some(*ip) != f.src),
+    );
+    r.nat_dst = r.put_addr(
+        has::NAT_DST,
+        has::NAT_DST_V6,
+        f.nat_dst
+            .filter(|ip| !ip.is_unspecified() && Some(*ip) != f.dst),
+    );
+    r.src_port = r.put(has::SRC_PORT, f.src_port);
+    r.dst_port = r.put(has::DST_PORT, f.dst_port);
+    r.nat_src_port = r.put(
+        has::NAT_SRC_PORT,
+        f.nat_src_port.filter(|p| Some(*p) != f.src_port),
+    );
+    r.nat_dst_port = r.put(
+        has::NAT_DST_PORT,
+        f.nat_dst_port.filter(|p| Some(*p) != f.dst_port),
+    );
+    r.protocol = r.put(has::PROTOCOL, f.proto);
+    r.raw_bytes = r.put(has::BYTES, raw_bytes);
+    r.raw_packets = r.put(has::PACKETS, raw_packets);
+    r.start_ns = r.put(has::START, start);
+    r.end_ns = r.put(has::END, end);
+    r.tcp_flags = r.put(has::TCP_FLAGS, f.tcp_flags);
+    r.ingress = r.put(has::INGRESS, f.ingress);
+    r.egress = r.put(has::EGRESS, f.egress);
+    r.firewall_event = r.put(has::FIREWALL_EVENT, f.firewall_event);
+    let v6 = r.put(has::IP_VERSION, ipv6);
+    if v6 {
+        r.has |= has::IPV6;
+    }
+    r
 }
+
+/// How far a v5 sysUpTime stamp can be from the export time: a signed 32-bit distance in
+/// milliseconds, in nanoseconds.
+const MAX_UPTIME_DISTANCE_NS: i64 = (1 << 31) * 1_000_000;
+
+/// Any v5 export time (a u32 of seconds and a u32 of nanoseconds) give or take any stamp's
+/// distance fits `i64` nanoseconds: v5 record times need no overflow check.
+const _: () = assert!(
+    i64::MAX - MAX_UPTIME_DISTANCE_NS - (u32::MAX as i64) >= (u32::MAX as i64) * 1_000_000_000
+);
+
+/// Slots every v5 record fills.
+const V5_SLOTS: u32 = has::SRC
+    | has::DST
+    | has::SRC_PORT
+    | has::DST_PORT
+    | has::PROTOCOL
+    | has::BYTES
+    | has::PACKETS
+    | has::TCP_FLAGS
+    | has::INGRESS
+    | has::EGRESS
+    | has::IP_VERSION
+    | has::START
+    | has::END;
 
 /// NetFlow v5 records of one packet, resolved straight from their fixed offsets: the same
 /// [`FlowRecord`] as [`resolve`] gives through the v5 template, without walking it (v5 is the
-/// bulk of what older routers send). The rate, export time and uptime are the packet's.
+/// bulk of what older routers send). What the records of a packet share (rate, which slots
+/// are there) is set once in [`V5Packet::record`]; [`V5Packet::fill`] writes the rest.
 pub(crate) struct V5Packet {
-    rate: Option<Rate>,
-    export_ns: Option<i64>,
+    /// The sampling rate as in [`FlowRecord`] (`rate_den == 0`: none).
+    rate_num: u64,
+    rate_den: u64,
+    export_ns: i64,
     sys_uptime_ms: u32,
 }
 
 impl V5Packet {
-    pub fn new(h: &Header, opts: &ExporterOptions) -> V5Packet {
+    /// The records of a packet exported `export_secs` and `export_frac_ns` after the epoch,
+    /// when the exporter had been up `sys_uptime_ms`, with the header's sampling `interval`
+    /// (0 or 1: none) and the exporter's options (a sampling rate they give wins).
+    pub fn new(
+        (export_secs, export_frac_ns): (u32, u32),
+        sys_uptime_ms: u32,
+        interval: u16,
+        opts: &ExporterOptions,
+    ) -> V5Packet {
+        // v5 records carry no sampling elements
+        let (rate_num, rate_den) = opts
+            .default_rate
+            .or_else(|| Rate::one_in(u64::from(interval)))
+            .map_or((0, 0), |r| (r.num, r.den));
         V5Packet {
-            // v5 records carry no sampling elements
-            rate: packet_rate(h, opts),
-            export_ns: h.export_time.timestamp_nanos_opt(),
-            sys_uptime_ms: h.sys_uptime_ms.unwrap_or(0),
+            rate_num,
+            rate_den,
+            export_ns: i64::from(export_secs) * 1_000_000_000 + i64::from(export_frac_ns),
+            sys_uptime_ms,
         }
     }
 
-    /// Resolves one 48-byte record (layout in `v5.rs`).
+    /// A record with the slots the packet's records share set, for [`V5Packet::fill`]
+    /// (built in place: a copy of a ready one costs a `memcpy` per packet).
     #[inline]
-    pub fn resolve(&self, rec: &[u8; 48]) -> FlowRecord {
+    pub fn record(&self) -> FlowRecord {
+        FlowRecord {
+            has: V5_SLOTS,
+            rate_num: self.rate_num,
+            rate_den: self.rate_den,
+            ..FlowRecord::default()
+        }
+    }
+
+    /// Fills `r`, made by [`V5Packet::record`] of this packet (and perhaps filled before),
+    /// with one 48-byte record (layout in `v5.rs`). Only the slots a v5 record sets are
+    /// written.
+    #[inline(always)]
+    pub fn fill(&self, rec: &[u8; 48], r: &mut FlowRecord) {
         let u16_at = |at: usize| u16::from_be_bytes([rec[at], rec[at + 1]]);
         let u32_at =
             |at: usize| u32::from_be_bytes([rec[at], rec[at + 1], rec[at + 2], rec[at + 3]]);
-        let ip_at = |at: usize| Some(IpAddr::V4(u32_at(at).into()));
-        let rel = |stamp: u32| uptime_ns(self.export_ns, self.sys_uptime_ms, stamp);
-        let (packets, bytes) = (u64::from(u32_at(16)), u64::from(u32_at(20)));
-        let scaled = |n: u64| self.rate.map_or(n, |r| r.apply(n));
-        FlowRecord {
-            source_ip: ip_at(0),
-            destination_ip: ip_at(4),
-            source_port: Some(u64::from(u16_at(32))),
-            destination_port: Some(u64::from(u16_at(34))),
-            protocol: Some(rec[38]),
-            bytes: Some(scaled(bytes)),
-            packets: Some(scaled(packets)),
-            raw_bytes: Some(bytes),
-            raw_packets: Some(packets),
-            rate: self.rate,
-            start_ns: rel(u32_at(24)),
-            end_ns: rel(u32_at(28)),
-            tcp_flags: Some(u16::from(rec[37])),
-            ingress_interface: Some(u64::from(u16_at(12))),
-            egress_interface: Some(u64::from(u16_at(14))),
-            ipv6: Some(false),
-            ..FlowRecord::default()
-        }
+        r.src[..4].copy_from_slice(&rec[0..4]);
+        r.dst[..4].copy_from_slice(&rec[4..8]);
+        r.ingress = u64::from(u16_at(12));
+        r.egress = u64::from(u16_at(14));
+        r.raw_packets = u64::from(u32_at(16));
+        r.raw_bytes = u64::from(u32_at(20));
+        r.src_port = u16_at(32);
+        r.dst_port = u16_at(34);
+        r.tcp_flags = u16::from(rec[37]);
+        r.protocol = rec[38];
+        // the stamp's signed distance back from the export time, in range (see above)
+        let at = |stamp: u32| {
+            self.export_ns - i64::from(self.sys_uptime_ms.wrapping_sub(stamp) as i32) * 1_000_000
+        };
+        r.start_ns = at(u32_at(24));
+        r.end_ns = at(u32_at(28));
+    }
+
+    /// One 48-byte record on its own.
+    #[cfg(test)]
+    pub fn resolve(&self, rec: &[u8; 48]) -> FlowRecord {
+        let mut r = self.record();
+        self.fill(rec, &mut r);
+        r
     }
 }
 
@@ -823,45 +1184,48 @@ pub(crate) fn flow_event(
         }
     }
     let f = &r.flow;
-    if let Some(ip) = f.source_nat_ip {
+    if let Some(ip) = f.source_nat_ip() {
         ev.set(field::SOURCE_NAT_IP, ip);
     }
-    if let Some(p) = f.source_nat_port {
-        ev.set(field::SOURCE_NAT_PORT, fields::uint_value(p));
+    if let Some(p) = f.source_nat_port() {
+        ev.set(field::SOURCE_NAT_PORT, fields::uint_value(u64::from(p)));
     }
-    if let Some(ip) = f.destination_nat_ip {
+    if let Some(ip) = f.destination_nat_ip() {
         ev.set(field::DESTINATION_NAT_IP, ip);
     }
-    if let Some(p) = f.destination_nat_port {
-        ev.set(field::DESTINATION_NAT_PORT, fields::uint_value(p));
+    if let Some(p) = f.destination_nat_port() {
+        ev.set(
+            field::DESTINATION_NAT_PORT,
+            fields::uint_value(u64::from(p)),
+        );
     }
-    if let Some(action) = f.firewall_event.and_then(fields::firewall_action) {
+    if let Some(action) = f.firewall_event().and_then(fields::firewall_action) {
         ev.set(field::EVENT_ACTION, action);
     }
-    if let Some(bits) = f.tcp_flags {
+    if let Some(bits) = f.tcp_flags() {
         ev.set(field::NETFLOW_TCP_CONTROL_BITS, bits);
         let names = fields::tcp_flag_names(bits);
         if !names.is_empty() {
             ev.set(field::NETWORK_TCP_FLAGS, Value::List(names));
         }
     }
-    if let Some(i) = f.ingress_interface {
+    if let Some(i) = f.ingress_interface() {
         ev.set(field::OBSERVER_INGRESS_INTERFACE_ID, i.to_string());
         if let Some(n) = opts.if_names.get(&i) {
             ev.set(field::OBSERVER_INGRESS_INTERFACE_NAME, n.as_str());
         }
     }
-    if let Some(i) = f.egress_interface {
+    if let Some(i) = f.egress_interface() {
         ev.set(field::OBSERVER_EGRESS_INTERFACE_ID, i.to_string());
         if let Some(n) = opts.if_names.get(&i) {
             ev.set(field::OBSERVER_EGRESS_INTERFACE_NAME, n.as_str());
         }
     }
-    if let Some(r) = f.rate {
-        if let Some(b) = f.raw_bytes {
+    if let Some(r) = f.rate() {
+        if let Some(b) = f.raw_bytes() {
             ev.set(field::NETFLOW_RAW_BYTES, fields::uint_value(b));
         }
-        if let Some(p) = f.raw_packets {
+        if let Some(p) = f.raw_packets() {
             ev.set(field::NETFLOW_RAW_PACKETS, fields::uint_value(p));
         }
         if r.den == 1 {
@@ -870,31 +1234,31 @@ pub(crate) fn flow_event(
             ev.set(field::NETFLOW_SAMPLING_RATE, r.num as f64 / r.den as f64);
         }
     }
-    if let Some(b) = f.bytes {
+    if let Some(b) = f.bytes() {
         ev.set(field::NETWORK_BYTES, fields::uint_value(b));
     }
-    if let Some(p) = f.packets {
+    if let Some(p) = f.packets() {
         ev.set(field::NETWORK_PACKETS, fields::uint_value(p));
     }
-    if let Some(ip) = f.source_ip {
+    if let Some(ip) = f.source_ip() {
         ev.set(field::SOURCE_IP, ip);
     }
-    if let Some(ip) = f.destination_ip {
+    if let Some(ip) = f.destination_ip() {
         ev.set(field::DESTINATION_IP, ip);
     }
-    if let Some(p) = f.source_port {
-        ev.set(field::SOURCE_PORT, fields::uint_value(p));
+    if let Some(p) = f.source_port() {
+        ev.set(field::SOURCE_PORT, fields::uint_value(u64::from(p)));
     }
-    if let Some(p) = f.destination_port {
-        ev.set(field::DESTINATION_PORT, fields::uint_value(p));
+    if let Some(p) = f.destination_port() {
+        ev.set(field::DESTINATION_PORT, fields::uint_value(u64::from(p)));
     }
-    if let Some(p) = f.protocol {
+    if let Some(p) = f.protocol() {
         ev.set(field::NETWORK_IANA_NUMBER, p.to_string());
         if let Some(n) = fields::transport_name(p) {
             ev.set(field::NETWORK_TRANSPORT, n);
         }
     }
-    if let Some(v6) = f.ipv6 {
+    if let Some(v6) = f.ipv6() {
         ev.set(field::NETWORK_TYPE, if v6 { "ipv6" } else { "ipv4" });
     }
     let (start, end) = (f.start(), f.end());
@@ -904,7 +1268,7 @@ pub(crate) fn flow_event(
     if let Some(e) = end {
         ev.set(field::EVENT_END, fields::rfc3339(e));
     }
-    if let (Some(s), Some(e)) = (f.start_ns, f.end_ns)
+    if let (Some(s), Some(e)) = (f.start_ns(), f.end_ns())
         && let Some(ns) = e.checked_sub(s)
         && ns >= 0
     {
@@ -917,7 +1281,7 @@ pub(crate) fn flow_event(
     ev
 }
 
-fn push_endpoint(s: &mut String, ip: Option<IpAddr>, port: Option<u64>) {
+fn push_endpoint(s: &mut String, ip: Option<IpAddr>, port: Option<u16>) {
     use std::fmt::Write;
     let _ = match (ip, port) {
         (Some(IpAddr::V6(a)), Some(p)) => write!(s, "[{a}]:{p}"),
@@ -931,7 +1295,7 @@ fn push_endpoint(s: &mut String, ip: Option<IpAddr>, port: Option<u64>) {
 fn summary(f: &FlowRecord) -> String {
     use std::fmt::Write;
     let mut s = String::with_capacity(80);
-    match f.protocol {
+    match f.protocol() {
         Some(p) => match fields::transport_name(p) {
             Some(n) => s.push_str(n),
             None => {
@@ -940,23 +1304,23 @@ fn summary(f: &FlowRecord) -> String {
         },
         None => s.push_str("flow"),
     }
-    let ports = matches!(f.protocol, Some(6 | 17 | 132 | 33 | 136));
+    let ports = matches!(f.protocol(), Some(6 | 17 | 132 | 33 | 136));
     let (sp, dp) = if ports {
-        (f.source_port, f.destination_port)
+        (f.source_port(), f.destination_port())
     } else {
         (None, None)
     };
     s.push(' ');
-    push_endpoint(&mut s, f.source_ip, sp);
+    push_endpoint(&mut s, f.source_ip(), sp);
     s.push_str(" -> ");
-    push_endpoint(&mut s, f.destination_ip, dp);
-    if let Some(p) = f.packets {
+    push_endpoint(&mut s, f.destination_ip(), dp);
+    if let Some(p) = f.packets() {
         let _ = write!(s, " {p} packets");
     }
-    if let Some(b) = f.bytes {
+    if let Some(b) = f.bytes() {
         let _ = write!(s, " {b} bytes");
     }
-    if let Some(action) = f.firewall_event.and_then(fields::firewall_action) {
+    if let Some(action) = f.firewall_event().and_then(fields::firewall_action) {
         let _ = write!(s, " ({action})");
     }
     s

@@ -22,6 +22,7 @@ use super::record::{Role, role_of};
 /// decoding time. foldhash is seeded per process, and every map is bounded (the constants
 /// below), so a crafted key set cannot grow a chain without end.
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type IndexMap<K, V> = indexmap::IndexMap<K, V, foldhash::fast::RandomState>;
 
 /// IPFIX (RFC 7011 §7) and H3C's NetFlow v9: a field length of 65535 means the length is sent
 /// in front of each value.
@@ -370,7 +371,11 @@ pub struct Usage {
 #[derive(Debug, Clone)]
 pub(crate) struct State {
     pub limits: Limits,
-    exporters: HashMap<SocketAddr, Exporter>,
+    exporters: IndexMap<SocketAddr, Exporter>,
+    /// The exporter looked up last and its index in `exporters`: datagrams come in bursts
+    /// from one exporter, so most lookups compare one address instead of hashing it. Cleared
+    /// whenever an exporter is removed (removal moves indices).
+    last: Option<(SocketAddr, usize)>,
     templates: usize,
     pending_bytes: usize,
 }
@@ -384,7 +389,8 @@ impl State {
     pub fn new(limits: Limits) -> Self {
         State {
             limits,
-            exporters: HashMap::default(),
+            exporters: IndexMap::default(),
+            last: None,
             templates: 0,
             pending_bytes: 0,
         }
@@ -398,28 +404,46 @@ impl State {
         now: DateTime<Utc>,
         evicted: &mut Vec<Pending>,
     ) -> &mut Exporter {
-        if !self.exporters.contains_key(&addr)
-            && self.exporters.len() >= self.limits.max_exporters.max(1)
-            && let Some(oldest) = self
-                .exporters
-                .iter()
-                .min_by_key(|(_, e)| e.last_seen)
-                .map(|(a, _)| *a)
-        {
-            self.remove_exporter(oldest, evicted);
-        }
-        let e = self
-            .exporters
-            .entry(addr)
-            .or_insert_with(|| Exporter::new(now));
+        let i = match self.index_of(addr) {
+            Some(i) => i,
+            None => {
+                if self.exporters.len() >= self.limits.max_exporters.max(1)
+                    && let Some(oldest) = self
+                        .exporters
+                        .iter()
+                        .min_by_key(|(_, e)| e.last_seen)
+                        .map(|(a, _)| *a)
+                {
+                    self.remove_exporter(oldest, evicted);
+                }
+                let (i, _) = self.exporters.insert_full(addr, Exporter::new(now));
+                self.last = Some((addr, i));
+                i
+            }
+        };
+        let e = &mut self.exporters[i];
         if now > e.last_seen {
             e.last_seen = now;
         }
         e
     }
 
+    /// Where `addr`'s state is in `exporters`, if it has any.
+    #[inline]
+    fn index_of(&mut self, addr: SocketAddr) -> Option<usize> {
+        if let Some((a, i)) = self.last
+            && a == addr
+        {
+            return Some(i);
+        }
+        let i = self.exporters.get_index_of(&addr)?;
+        self.last = Some((addr, i));
+        Some(i)
+    }
+
     fn remove_exporter(&mut self, addr: SocketAddr, evicted: &mut Vec<Pending>) {
-        if let Some(e) = self.exporters.remove(&addr) {
+        self.last = None;
+        if let Some(e) = self.exporters.swap_remove(&addr) {
             self.templates -= e.templates.len();
             self.pending_bytes -= e.pending_bytes;
             evicted.extend(e.pending);
@@ -427,7 +451,8 @@ impl State {
     }
 
     pub fn get_mut(&mut self, addr: SocketAddr) -> Option<&mut Exporter> {
-        self.exporters.get_mut(&addr)
+        let i = self.index_of(addr)?;
+        Some(&mut self.exporters[i])
     }
 
     /// The template for `key`, unless it is unknown or expired (an expired one is removed).
@@ -438,7 +463,7 @@ impl State {
         now: DateTime<Utc>,
     ) -> Option<Arc<Template>> {
         let ttl = self.limits.template_ttl;
-        let e = self.exporters.get_mut(&addr)?;
+        let e = self.get_mut(addr)?;
         let entry = e.templates.get(&key)?;
         if older_than(entry.refreshed, ttl, now) {
             e.templates.remove(&key);
@@ -462,7 +487,7 @@ impl State {
         let per_exporter = self.limits.max_templates_per_exporter.max(1);
         let total = self.limits.max_templates_total.max(1);
         self.exporter(addr, now, evicted_pending);
-        let Some(e) = self.exporters.get_mut(&addr) else {
+        let Some(e) = self.get_mut(addr) else {
             return out;
         };
         if let Some(entry) = e.templates.get_mut(&key) {
@@ -488,13 +513,13 @@ impl State {
                 .flat_map(|(a, e)| e.templates.iter().map(move |(k, v)| (v.refreshed, *a, *k)))
                 .min_by_key(|(t, _, _)| *t)
                 .map(|(_, a, k)| (a, k))
-            && let Some(e) = self.exporters.get_mut(&a)
+            && let Some(e) = self.get_mut(a)
             && e.templates.remove(&k).is_some()
         {
             self.templates -= 1;
             out.evicted += 1;
         }
-        if let Some(e) = self.exporters.get_mut(&addr) {
+        if let Some(e) = self.get_mut(addr) {
             e.templates.insert(
                 key,
                 Entry {
@@ -517,7 +542,7 @@ impl State {
         id: Option<u16>,
         options: bool,
     ) -> u64 {
-        let Some(e) = self.exporters.get_mut(&addr) else {
+        let Some(e) = self.get_mut(addr) else {
             return 0;
         };
         let before = e.templates.len();
@@ -541,7 +566,7 @@ impl State {
         let cost = p.cost();
         let total_ok = self.pending_bytes + cost <= self.limits.max_pending_bytes_total;
         let per = self.limits.max_pending_bytes_per_exporter;
-        match self.exporters.get_mut(&addr) {
+        match self.get_mut(addr) {
             Some(e) if total_ok && e.pending_bytes + cost <= per => {
                 e.pending_bytes += cost;
                 e.pending.push_back(p);
@@ -559,7 +584,7 @@ impl State {
         now: DateTime<Utc>,
     ) -> Vec<(Pending, Arc<Template>)> {
         let ttl = self.limits.template_ttl;
-        let Some(e) = self.exporters.get_mut(&addr) else {
+        let Some(e) = self.get_mut(addr) else {
             return Vec::new();
         };
         let live = |k: &TplKey| {
@@ -613,6 +638,7 @@ impl State {
                 expired.push(p);
             }
         }
+        self.last = None;
         self.exporters.retain(|_, e| {
             !(e.templates.is_empty()
                 && e.pending.is_empty()

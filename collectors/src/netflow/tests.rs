@@ -718,7 +718,7 @@ fn v5_record_limit_is_the_same_for_flows_and_events() {
     let events = Decoder::new(limits).decode(&d, exporter(1), now(), "test");
     let mut ports = Vec::new();
     let typed = Decoder::new(limits).decode_flows(&d, exporter(1), now(), "test", &mut |f| {
-        ports.push(f.record.source_port);
+        ports.push(f.record.source_port());
     });
     assert_eq!(events.stats.records, 12);
     assert_eq!(typed.stats, events.stats);

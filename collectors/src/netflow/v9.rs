@@ -10,7 +10,7 @@ use nom::Parser;
 use nom::number::complete::{be_u16, be_u32};
 
 use super::templates::{FieldSpec, Header, Template};
-use super::{Call, DecodeError, Decoder, all_zero, be16};
+use super::{Call, DecodeError, Decoder, Sink, all_zero, be16};
 
 pub const HEADER_LEN: usize = 20;
 
@@ -24,9 +24,9 @@ fn header(i: &[u8]) -> IResult<&[u8], (u16, u32, u32, u32, u32)> {
 }
 
 /// Decodes the v9 packet at `pos`; returns where it ends.
-pub(crate) fn decode(
+pub(crate) fn decode<S: ?Sized + Sink>(
     dec: &mut Decoder,
-    call: &mut Call<'_>,
+    call: &mut Call<'_, S>,
     buf: &[u8],
     pos: usize,
 ) -> Result<usize, DecodeError> {
@@ -47,9 +47,13 @@ pub(crate) fn decode(
         sequence,
         v5_sampling: None,
     };
-    dec.begin_packet(call, &h);
     // RFC 3954 §5.1: the sequence number counts export packets
-    dec.next_sequence(call, &h, Some(sequence.wrapping_add(1)));
+    dec.begin_packet(
+        call,
+        (9, source_id),
+        sequence,
+        Some(sequence.wrapping_add(1)),
+    );
     let mut p = pos + HEADER_LEN;
     loop {
         let rest = &buf[p..];
@@ -98,7 +102,13 @@ pub(crate) fn decode(
 }
 
 /// Template records: id, field count, then (type, length) pairs.
-fn templates(dec: &mut Decoder, call: &mut Call<'_>, h: &Header, body: &[u8], offset: usize) {
+fn templates<S: ?Sized + Sink>(
+    dec: &mut Decoder,
+    call: &mut Call<'_, S>,
+    h: &Header,
+    body: &[u8],
+    offset: usize,
+) {
     let max = dec.limits().max_template_fields;
     let mut p = 0;
     while body.len() - p >= 4 {
@@ -135,9 +145,9 @@ fn templates(dec: &mut Decoder, call: &mut Call<'_>, h: &Header, body: &[u8], of
 
 /// Options template records: id, scope length and options length in bytes, then the scope
 /// and option (type, length) pairs.
-fn options_templates(
+fn options_templates<S: ?Sized + Sink>(
     dec: &mut Decoder,
-    call: &mut Call<'_>,
+    call: &mut Call<'_, S>,
     h: &Header,
     body: &[u8],
     offset: usize,
