@@ -1110,6 +1110,7 @@ impl V5Packet {
     /// written.
     #[inline(always)]
     pub fn fill(&self, rec: &[u8; 48], r: &mut FlowRecord) {
+        debug_assert_eq!(r.has, V5_SLOTS, "a record made by V5Packet::record");
         let u16_at = |at: usize| u16::from_be_bytes([rec[at], rec[at + 1]]);
         let u32_at =
             |at: usize| u32::from_be_bytes([rec[at], rec[at + 1], rec[at + 2], rec[at + 3]]);
