@@ -255,7 +255,7 @@ pub(crate) struct Call<'a, S: ?Sized> {
 
 impl<S: ?Sized> Call<'_, S> {
     /// Keeps the data sets of an evicted exporter raw, counted as expired.
-    #[cold]
+    #[inline]
     fn evicted(&mut self, evicted: Vec<Pending>) {
         for p in evicted {
             let err = DecodeError::ExporterEvicted { id: p.key.id };
@@ -304,8 +304,14 @@ fn raw_event(
     ev
 }
 
+#[inline]
 fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+#[inline]
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
 fn all_zero(b: &[u8]) -> bool {
@@ -445,10 +451,10 @@ impl Decoder {
 
     /// Called once per export packet header: makes sure the exporter has state, counts the
     /// packet and compares its sequence number with the one expected for its version and
-    /// domain (`key`). When the header alone
-    /// tells which sequence number the exporter's next packet carries (v5, v9), `next` records
-    /// it in the same lookup; otherwise [`Decoder::next_sequence`] does once the records are
-    /// read. Returns the exporter's options.
+    /// domain (`key`). When the header alone tells which sequence number the exporter's next
+    /// packet carries (v5, v9), `next` records it in the same lookup; otherwise
+    /// [`Decoder::next_sequence`] does once the records are read. Returns the exporter's
+    /// options.
     pub(crate) fn begin_packet<S: ?Sized + Sink>(
         &mut self,
         call: &mut Call<'_, S>,
@@ -462,14 +468,7 @@ impl Decoder {
             .state
             .exporter(call.exporter, call.received, &mut evicted);
         let expected = match next {
-            Some(_) if e.seq.len() < templates::MAX_DOMAINS_PER_EXPORTER => {
-                let slot = e.seq.entry(key).or_default();
-                std::mem::replace(&mut slot.expected, next)
-            }
-            Some(_) => e
-                .seq
-                .get_mut(&key)
-                .and_then(|slot| std::mem::replace(&mut slot.expected, next)),
+            Some(_) => e.expect_next(key, next),
             None => e.seq.get(&key).and_then(|slot| slot.expected),
         };
         if let Some(expected) = expected {
@@ -478,9 +477,7 @@ impl Decoder {
                 call.out.stats.sequence_gaps += u64::from(gap);
             }
         }
-        if !evicted.is_empty() {
-            call.evicted(evicted);
-        }
+        call.evicted(evicted);
         &e.options
     }
 
@@ -495,10 +492,7 @@ impl Decoder {
         let Some(e) = self.state.get_mut(call.exporter) else {
             return;
         };
-        let key = (h.version, h.domain);
-        if e.seq.len() < templates::MAX_DOMAINS_PER_EXPORTER || e.seq.contains_key(&key) {
-            e.seq.entry(key).or_default().expected = next;
-        }
+        e.expect_next((h.version, h.domain), next);
     }
 
     /// Stores a template read from packet `h` (see [`Decoder::decode_ready`] for the data that

@@ -18,6 +18,7 @@ use super::templates::{
     ExporterOptions, FieldSpec, Header, MAX_INTERFACE_NAME_LEN, MAX_OPTION_ENTRIES_PER_EXPORTER,
     MAX_TEMPLATE_FIELDS, Rate, Template,
 };
+use super::{be16, be32};
 
 /// `netflow.type` of flow records.
 pub const TYPE_FLOW: &str = "netflow_flow";
@@ -914,16 +915,23 @@ fn own_rate(f: &Flow) -> Option<Rate> {
 
 /// The sampling rate of a record without sampling elements or a sampler id of its own: the
 /// exporter's (options), else the v5 header's.
-fn packet_rate(h: &Header, opts: &ExporterOptions) -> Option<Rate> {
+fn packet_rate(v5_interval: Option<u16>, opts: &ExporterOptions) -> Option<Rate> {
     opts.default_rate
-        .or_else(|| h.v5_sampling.and_then(|(_, n)| Rate::one_in(u64::from(n))))
+        .or_else(|| v5_interval.and_then(|n| Rate::one_in(u64::from(n))))
 }
 
 /// A sysUpTime stamp as nanoseconds since the epoch: the exporter's clock at export minus the
 /// (wrapping, signed) distance back to the stamp, as nfdump computes it.
 #[inline]
 fn uptime_ns(export_ns: Option<i64>, up: u32, stamp: u32) -> Option<i64> {
-    export_ns?.checked_sub(i64::from(up.wrapping_sub(stamp) as i32) * 1_000_000)
+    export_ns?.checked_sub(uptime_distance_ns(up, stamp))
+}
+
+/// How long before the export (when the exporter had been up `up` ms) a sysUpTime `stamp`
+/// was, in nanoseconds; at most [`MAX_UPTIME_DISTANCE_NS`] either way.
+#[inline]
+fn uptime_distance_ns(up: u32, stamp: u32) -> i64 {
+    i64::from(up.wrapping_sub(stamp) as i32) * 1_000_000
 }
 
 /// Counters that are totals since the flow began; used only when no delta counter is there.
@@ -947,7 +955,7 @@ fn finish(h: &Header, f: &Flow, opts: &ExporterOptions) -> FlowRecord {
     }
     let rate = own_rate(f)
         .or_else(|| f.sampler.and_then(|s| opts.samplers.get(&s).copied()))
-        .or_else(|| packet_rate(h, opts));
+        .or_else(|| packet_rate(h.v5_sampling.map(|(_, n)| n), opts));
     let ipv6 = f
         .src
         .or(f.dst)
@@ -1081,10 +1089,8 @@ impl V5Packet {
         opts: &ExporterOptions,
     ) -> V5Packet {
         // v5 records carry no sampling elements
-        let (rate_num, rate_den) = opts
-            .default_rate
-            .or_else(|| Rate::one_in(u64::from(interval)))
-            .map_or((0, 0), |r| (r.num, r.den));
+        let (rate_num, rate_den) =
+            packet_rate(Some(interval), opts).map_or((0, 0), |r| (r.num, r.den));
         V5Packet {
             rate_num,
             rate_den,
@@ -1111,25 +1117,20 @@ impl V5Packet {
     #[inline(always)]
     pub fn fill(&self, rec: &[u8; 48], r: &mut FlowRecord) {
         debug_assert_eq!(r.has, V5_SLOTS, "a record made by V5Packet::record");
-        let u16_at = |at: usize| u16::from_be_bytes([rec[at], rec[at + 1]]);
-        let u32_at =
-            |at: usize| u32::from_be_bytes([rec[at], rec[at + 1], rec[at + 2], rec[at + 3]]);
         r.src[..4].copy_from_slice(&rec[0..4]);
         r.dst[..4].copy_from_slice(&rec[4..8]);
-        r.ingress = u64::from(u16_at(12));
-        r.egress = u64::from(u16_at(14));
-        r.raw_packets = u64::from(u32_at(16));
-        r.raw_bytes = u64::from(u32_at(20));
-        r.src_port = u16_at(32);
-        r.dst_port = u16_at(34);
+        r.ingress = u64::from(be16(rec, 12));
+        r.egress = u64::from(be16(rec, 14));
+        r.raw_packets = u64::from(be32(rec, 16));
+        r.raw_bytes = u64::from(be32(rec, 20));
+        r.src_port = be16(rec, 32);
+        r.dst_port = be16(rec, 34);
         r.tcp_flags = u16::from(rec[37]);
         r.protocol = rec[38];
-        // the stamp's signed distance back from the export time, in range (see above)
-        let at = |stamp: u32| {
-            self.export_ns - i64::from(self.sys_uptime_ms.wrapping_sub(stamp) as i32) * 1_000_000
-        };
-        r.start_ns = at(u32_at(24));
-        r.end_ns = at(u32_at(28));
+        // in range of i64 for any v5 export time (see above): no check per record
+        let at = |stamp: u32| self.export_ns - uptime_distance_ns(self.sys_uptime_ms, stamp);
+        r.start_ns = at(be32(rec, 24));
+        r.end_ns = at(be32(rec, 28));
     }
 
     /// One 48-byte record on its own.

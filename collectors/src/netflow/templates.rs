@@ -335,6 +335,18 @@ pub(crate) struct Exporter {
 }
 
 impl Exporter {
+    /// Records the sequence number the next packet of `(version, domain)` should carry and
+    /// returns the one this packet was expected to carry. A domain beyond
+    /// [`MAX_DOMAINS_PER_EXPORTER`] gets no slot: nothing is recorded or expected for it.
+    pub fn expect_next(&mut self, key: (u16, u32), next: Option<u32>) -> Option<u32> {
+        let slot = if self.seq.len() < MAX_DOMAINS_PER_EXPORTER {
+            self.seq.entry(key).or_default()
+        } else {
+            self.seq.get_mut(&key)?
+        };
+        std::mem::replace(&mut slot.expected, next)
+    }
+
     fn new(now: DateTime<Utc>) -> Self {
         Exporter {
             templates: HashMap::default(),

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::record::V5Packet;
 use super::templates::{ExporterOptions, FieldSpec, Header, MAX_TEMPLATE_FIELDS, Template};
-use super::{Call, DecodeError, Decoder, Sink};
+use super::{Call, DecodeError, Decoder, Sink, be16, be32};
 
 pub const HEADER_LEN: usize = 24;
 pub const RECORD_LEN: usize = 48;
@@ -59,17 +59,15 @@ struct RawHeader {
 }
 
 fn header(b: &[u8; HEADER_LEN]) -> RawHeader {
-    let u16_at = |at: usize| u16::from_be_bytes([b[at], b[at + 1]]);
-    let u32_at = |at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
     RawHeader {
-        count: u16_at(2),
-        sys_uptime: u32_at(4),
-        unix_secs: u32_at(8),
-        unix_nsecs: u32_at(12),
-        sequence: u32_at(16),
+        count: be16(b, 2),
+        sys_uptime: be32(b, 4),
+        unix_secs: be32(b, 8),
+        unix_nsecs: be32(b, 12),
+        sequence: be32(b, 16),
         engine_type: b[20],
         engine_id: b[21],
-        sampling: u16_at(22),
+        sampling: be16(b, 22),
     }
 }
 
